@@ -1,0 +1,45 @@
+"""Small helpers shared by the command-line entry points: one-line errors and argument types."""
+import argparse
+import logging
+import sys
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose errors are one line (``prog: error: ...``), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_size(text):
+    """``"320x240"`` -> ``(320, 240)``; an argparse error naming the text otherwise."""
+    parts = str(text).lower().split("x")
+    try:
+        width, height = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
+    if width <= 0 or height <= 0:
+        raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
+    return width, height
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def setup_logging(quiet=False):
+    """Warnings (and info unless ``quiet``) to stderr as ``LEVEL: message`` lines."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def fail(prog, message, code=2):
+    """Print one error line and exit."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,197 @@
+"""Generate ScanNet-layout scenes with identical twins and revisits.
+
+``python -m reid.data.generate --out ROOT --scenes N --frames F --size WxH --seed S [--workers K]``
+writes ``ROOT/scans/scene%04d_00`` for scene indices ``--first``..``--first+N-1``. A scene depends
+only on (seed, scene index), so any subset can be regenerated alone and comes out identical.
+"""
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..cli import ArgumentParser, parse_size, positive_int, setup_logging
+from .camera_path import camera_path
+from .geometry import intrinsics_for_fov
+from .layout import sample_room
+from .nyu40 import STRUCTURE_LABELS
+from .render import SceneRenderer
+from .visibility import find_revisits, min_visible_pixels, visible_instances
+
+log = logging.getLogger("reid.data")
+
+GENERATOR_VERSION = 1
+HORIZONTAL_FOV_DEG = 58.0  # ScanNet's colour and depth cameras both see about 58 degrees across
+
+
+def scene_name(index):
+    return f"scene{index:04d}_00"
+
+
+def _write_matrix(path, matrix):
+    np.savetxt(path, matrix, fmt="%.8f")
+
+
+def _write_text(path, text):
+    path.write_text(text)
+
+
+def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=None, jpeg_quality=92,
+                   overwrite=False):
+    """Generate and write one scene; returns its summary dict (``skipped`` if it already existed).
+
+    The scene is written into a hidden temporary folder and renamed into place when complete, so an
+    interrupted run never leaves a half-written scene behind.
+    """
+    name = scene_name(index)
+    scans = Path(root) / "scans"
+    final = scans / name
+    if final.exists() and not overwrite:
+        return {"scene": name, "skipped": True}
+    started = time.perf_counter()
+    rng = np.random.default_rng([seed, index])
+    room = sample_room(rng)
+    poses = camera_path(rng, room, frames)
+    depth_size = tuple(depth_size or size)
+    intrinsic_color = intrinsics_for_fov(size[0], size[1], HORIZONTAL_FOV_DEG)
+    intrinsic_depth = intrinsics_for_fov(depth_size[0], depth_size[1], HORIZONTAL_FOV_DEG)
+    light = [rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(1.0, 2.0)]
+
+    partial = scans / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    for folder in ("color", "depth", "pose", "intrinsic", "instance-filt", "label-filt"):
+        (partial / folder).mkdir(parents=True)
+    identity = np.eye(4)
+    for camera, intrinsic in (("color", intrinsic_color), ("depth", intrinsic_depth)):
+        k4 = np.eye(4)
+        k4[:3, :3] = intrinsic
+        _write_matrix(partial / "intrinsic" / f"intrinsic_{camera}.txt", k4)
+        _write_matrix(partial / "intrinsic" / f"extrinsic_{camera}.txt", identity)
+
+    label_of = np.zeros(len(room.instances) + 1, dtype=np.uint16)
+    for instance in room.instances:
+        label_of[instance.instance_id] = instance.model.label
+    instance_dtype = np.uint8 if len(room.instances) < 256 else np.uint16
+    min_pixels = min_visible_pixels(size)
+    visible = []
+    with SceneRenderer(room, light_direction=light) as renderer:
+        for i, pose in enumerate(poses):
+            rgb, depth, instance = renderer.render(pose, intrinsic_color, size)
+            if depth_size != tuple(size):
+                _, depth, _ = renderer.render(pose, intrinsic_depth, depth_size)
+            cv2.imwrite(str(partial / "color" / f"{i}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+            depth_mm = np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16)
+            cv2.imwrite(str(partial / "depth" / f"{i}.png"), depth_mm)
+            _write_matrix(partial / "pose" / f"{i}.txt", pose)
+            cv2.imwrite(str(partial / "instance-filt" / f"{i}.png"), instance.astype(instance_dtype))
+            cv2.imwrite(str(partial / "label-filt" / f"{i}.png"), label_of[instance])
+            visible.append(visible_instances(instance, min_pixels))
+
+    objects = [inst for inst in room.instances if inst.model.label not in STRUCTURE_LABELS]
+    object_ids = {inst.instance_id for inst in objects}
+    revisits = [r for r in find_revisits(range(frames), visible, min_gap=100) if r.instance_id in object_ids]
+    models = {}
+    for inst in room.instances:
+        models.setdefault(inst.model.name, []).append(inst.instance_id)
+    meta = {
+        "scene": name,
+        "generator": {"version": GENERATOR_VERSION, "seed": seed, "index": index},
+        "frames": frames,
+        "color_size": list(size),
+        "depth_size": list(depth_size),
+        "room": {"width": room.width, "depth": room.depth, "height": room.height},
+        "classes": {str(inst.model.label): inst.model.class_name for inst in room.instances},
+        "instances": [{"id": inst.instance_id, "label": inst.model.label, "class": inst.model.class_name,
+                       "model": inst.model.name, "position": [round(v, 4) for v in inst.position],
+                       "yaw": round(inst.yaw, 4), "size": [round(v, 4) for v in inst.model.size]}
+                      for inst in room.instances],
+        "models": models,
+        "twin_groups": room.twin_groups(),
+        "revisits": {"min_gap": 100, "min_pixels": min_pixels,
+                     "events": [[r.instance_id, r.last_seen, r.back_at] for r in revisits]},
+    }
+    _write_text(partial / "meta.json", json.dumps(meta, indent=1))
+    aggregation = {
+        "sceneId": f"scannet.{name}", "appId": "reid.data.generate", "segmentsFile": f"scannet.{name}_vh_clean_2.0.010000.segs.json",
+        "segGroups": [{"id": inst.instance_id - 1, "objectId": inst.instance_id - 1, "segments": [],
+                       "label": inst.model.class_name} for inst in room.instances],
+    }
+    _write_text(partial / f"{name}.aggregation.json", json.dumps(aggregation, indent=1))
+    k, kd = intrinsic_color, intrinsic_depth
+    _write_text(partial / f"{name}.txt", "\n".join([
+        "axisAlignment = " + " ".join(["1", "0", "0", "0", "0", "1", "0", "0", "0", "0", "1", "0", "0", "0", "0", "1"]),
+        f"colorHeight = {size[1]}", f"colorWidth = {size[0]}", f"depthHeight = {depth_size[1]}", f"depthWidth = {depth_size[0]}",
+        f"fx_color = {k[0, 0]:.6f}", f"fx_depth = {kd[0, 0]:.6f}", f"fy_color = {k[1, 1]:.6f}", f"fy_depth = {kd[1, 1]:.6f}",
+        f"mx_color = {k[0, 2]:.6f}", f"mx_depth = {kd[0, 2]:.6f}", f"my_color = {k[1, 2]:.6f}", f"my_depth = {kd[1, 2]:.6f}",
+        f"numColorFrames = {frames}", f"numDepthFrames = {frames}", "numIMUmeasurements = 0", "sceneType = Office",
+    ]) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    seconds = time.perf_counter() - started
+    returning = {r.instance_id for r in revisits}
+    return {"scene": name, "path": str(final), "frames": frames, "seconds": round(seconds, 2),
+            "frames_per_second": round(frames / seconds, 1), "instances": len(objects),
+            "classes": len({inst.model.label for inst in objects}),
+            "twin_groups": [len(group) for group in room.twin_groups()
+                            if room.instances[group[0] - 1].model.label not in STRUCTURE_LABELS],
+            "revisits": len(revisits), "returning_objects": len(returning)}
+
+
+def _generate_one(kwargs):
+    return generate_scene(**kwargs)
+
+
+def format_summary(summary):
+    if summary.get("skipped"):
+        return f"{summary['scene']}: already there, skipped (--overwrite to replace)"
+    return (f"{summary['scene']}: {summary['frames']} frames in {summary['seconds']:.1f} s "
+            f"({summary['frames_per_second']:.0f} frames/s), {summary['instances']} objects of {summary['classes']} classes, "
+            f"twin groups of {summary['twin_groups']}, {summary['returning_objects']} objects back in view after "
+            f">= 100 frames away ({summary['revisits']} returns) -> {summary['path']}")
+
+
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m reid.data.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="root folder; scenes go to OUT/scans/sceneXXXX_00")
+    parser.add_argument("--scenes", type=positive_int, default=1, help="how many scenes (default 1)")
+    parser.add_argument("--first", type=int, default=0, help="index of the first scene (default 0)")
+    parser.add_argument("--frames", type=positive_int, default=400, help="frames per scene (default 400)")
+    parser.add_argument("--size", type=parse_size, default=(320, 240), help="colour size WxH (default 320x240)")
+    parser.add_argument("--depth-size", type=parse_size, default=None,
+                        help="depth size WxH, rendered separately with its own intrinsics (default: --size)")
+    parser.add_argument("--seed", type=int, default=0, help="seed; a scene depends only on (seed, index)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="scenes rendered in parallel")
+    parser.add_argument("--overwrite", action="store_true", help="replace scenes that already exist")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(args.quiet)
+    if args.first < 0:
+        parser.error(f"--first {args.first} must be >= 0")
+    try:
+        (Path(args.out) / "scans").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.exit(2, f"{parser.prog}: error: cannot create {args.out}: {error.strerror}\n")
+    jobs = [dict(root=args.out, index=index, seed=args.seed, frames=args.frames, size=args.size,
+                 depth_size=args.depth_size, overwrite=args.overwrite)
+            for index in range(args.first, args.first + args.scenes)]
+    started = time.perf_counter()
+    if args.workers > 1 and len(jobs) > 1:
+        with multiprocessing.get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
+            for summary in pool.imap(_generate_one, jobs):
+                print(format_summary(summary), flush=True)
+    else:
+        for job in jobs:
+            print(format_summary(generate_scene(**job)), flush=True)
+    if not args.quiet:
+        print(f"{len(jobs)} scene(s) in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
