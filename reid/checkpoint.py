@@ -1,0 +1,247 @@
+"""Project checkpoints: model config + weights + optimizer state + training metadata in one file.
+
+A checkpoint is a ``torch.save`` of a plain dict::
+
+    {"format": "reid-checkpoint", "version": 1,
+     "config": ReIDConfig.to_dict(), "model": state_dict, "dtype": "float32" | "float16",
+     "optimizer": optimizer.state_dict() or None, "metadata": {...}}
+
+It loads with ``torch.load(weights_only=True)``, so metadata must be plain data (numbers, strings,
+lists, dicts, tensors; numpy values and paths are converted on save). Writes are atomic: a temporary
+file in the destination folder is renamed over the target with ``os.replace``, so a killed run
+never leaves a half-written checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from reid.model import ReIDConfig, ReIDModel, create_model
+
+__all__ = ["Checkpoint", "CheckpointError", "CheckpointNotFoundError", "save_checkpoint",
+           "load_checkpoint", "export_half", "model_from_checkpoint"]
+
+FORMAT = "reid-checkpoint"
+VERSION = 1
+
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointError(Exception):
+    """A file is not a readable re-ID checkpoint (corrupt, truncated, or something else)."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    config : ReIDConfig
+    state_dict : dict of str -> torch.Tensor
+        Model weights (float16 for exported inference checkpoints).
+    optimizer_state : dict or None
+    metadata : dict
+        Epoch, step, seeds, metrics... as saved.
+    dtype : str
+        ``"float32"`` or ``"float16"``.
+    """
+
+    path: Path
+    config: ReIDConfig
+    state_dict: Dict[str, torch.Tensor]
+    optimizer_state: Optional[Dict[str, Any]]
+    metadata: Dict[str, Any]
+    dtype: str
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Convert metadata to types ``torch.load(weights_only=True)`` accepts."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"checkpoint metadata key {where}[{key!r}] must be a str or int")
+            out[key] = _plain(item, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item, f"{where}[{i}]") for i, item in enumerate(value))
+    raise TypeError(f"checkpoint metadata {where} has unsupported type {type(value).__name__}; "
+                    f"use numbers, strings, lists, dicts or tensors")
+
+
+def _atomic_save(payload: Dict[str, Any], path: PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(path: PathLike, model: nn.Module, config: Optional[ReIDConfig] = None,
+                    optimizer: Optional[torch.optim.Optimizer] = None,
+                    metadata: Optional[Mapping[str, Any]] = None) -> Path:
+    """Write a checkpoint atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; its folder is created if needed; an existing file is replaced.
+    model : ReIDModel
+        Its ``state_dict`` is saved (unwrap DDP first: ``model.module``).
+    config : ReIDConfig, optional
+        Default ``model.config``.
+    optimizer : torch.optim.Optimizer, optional
+        Its ``state_dict`` is saved for resuming.
+    metadata : dict, optional
+        Training facts: epoch, step, seeds, metrics, ... (plain data).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    if config is None:
+        config = getattr(model, "config", None)
+    if not isinstance(config, ReIDConfig):
+        raise TypeError("save_checkpoint needs a ReIDConfig (pass config= or a ReIDModel)")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "model": state,
+        "dtype": "float16" if dtypes == {torch.float16} else "float32",
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "metadata": _plain(dict(metadata or {}), "metadata"),
+    }
+    return _atomic_save(payload, path)
+
+
+def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None] = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` or :func:`export_half`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    map_location : str or torch.device, optional
+        Where the tensors go (default CPU).
+
+    Returns
+    -------
+    Checkpoint
+
+    Raises
+    ------
+    CheckpointNotFoundError
+        The file does not exist.
+    CheckpointError
+        The file is corrupt, truncated, not a re-ID checkpoint, or from a newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch "
+                              f"file): {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a re-ID checkpoint (no 'format': '{FORMAT}' entry); "
+                              f"timm/PyTorch trunk weights go in ReIDConfig(trunk_weights=...)")
+    if int(payload.get("version", 0)) > VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {payload['version']}, newer than "
+                              f"this code's {VERSION}; update the package")
+    try:
+        config = ReIDConfig.from_dict(payload["config"])
+        state_dict = dict(payload["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is damaged: {type(exc).__name__}: {exc}") from exc
+    return Checkpoint(path=path, config=config, state_dict=state_dict,
+                      optimizer_state=payload.get("optimizer"),
+                      metadata=dict(payload.get("metadata") or {}),
+                      dtype=str(payload.get("dtype", "float32")))
+
+
+def model_from_checkpoint(checkpoint: Union[Checkpoint, PathLike],
+                          device: Union[str, torch.device, None] = "cpu",
+                          dtype: Optional[torch.dtype] = None) -> ReIDModel:
+    """Rebuild the model of a checkpoint, in eval mode.
+
+    The trunk is built without loading any pretrained weights (the checkpoint has them all).
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint or path
+    device : str or torch.device
+    dtype : torch.dtype, optional
+        Model dtype; default float32 (fp16 checkpoints are upcast).
+    """
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = load_checkpoint(checkpoint)
+    model = create_model(checkpoint.config, load_trunk_weights=False)
+    try:
+        model.load_state_dict(checkpoint.state_dict, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {checkpoint.path} does not match its own config "
+                              f"(variant '{checkpoint.config.variant}'): {exc}") from exc
+    return model.to(device=device, dtype=dtype or torch.float32).eval()
+
+
+def export_half(path_in: PathLike, path_out: PathLike) -> Path:
+    """Write an fp16, weights-only inference checkpoint (config and metadata kept, no optimizer).
+
+    Parameters
+    ----------
+    path_in : path of a checkpoint from :func:`save_checkpoint`
+    path_out : destination (written atomically)
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    checkpoint = load_checkpoint(path_in)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in checkpoint.state_dict.items()}
+    metadata = dict(checkpoint.metadata)
+    metadata["export"] = {"from": Path(path_in).name, "dtype": "float16"}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": checkpoint.config.to_dict(),
+        "model": state,
+        "dtype": "float16",
+        "optimizer": None,
+        "metadata": _plain(metadata, "metadata"),
+    }
+    return _atomic_save(payload, path_out)

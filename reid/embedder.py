@@ -1,0 +1,171 @@
+"""Batched inference: one L2-normalised embedding per detected object.
+
+>>> emb = Embedder.from_checkpoint("concat.pt")          # or Embedder.default(), from_variant(...)
+>>> features = emb.embed(rgb, boxes_tlwh, masks)         # N x emb.dim float32, unit rows
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+import numpy as np
+import torch
+
+from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from_checkpoint
+from reid.model import ReIDModel, create_model
+
+__all__ = ["Embedder", "DEFAULT_WEIGHTS"]
+
+DEFAULT_WEIGHTS = "weights/default.pt"
+"""Package-data path (inside ``reid``) of the shipped ``concat`` checkpoint."""
+
+Device = Union[str, torch.device, None]
+
+
+def _resolve_device(device: Device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Embedder:
+    """A re-ID model ready for inference: crops, normalisation, batching, device placement.
+
+    Parameters
+    ----------
+    model : ReIDModel
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+    batch_size : int
+        Objects per forward pass.
+    half : bool
+        Run in float16 (only on CUDA; ignored on CPU, where weights are float32).
+    metadata : dict, optional
+        Training metadata of the checkpoint the model came from.
+    """
+
+    def __init__(self, model: ReIDModel, device: Device = None, batch_size: int = 64,
+                 half: bool = False, metadata: Optional[Dict[str, Any]] = None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = _resolve_device(device)
+        dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
+        self.model = model.to(device=self.device, dtype=dtype).eval()
+        self.batch_size = int(batch_size)
+        self.metadata = dict(metadata or {})
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_variant(cls, name: str, device: Device = None, batch_size: int = 64,
+                     **config_overrides) -> "Embedder":
+        """A fresh model of a registered variant (``no-train``, ``full``, ``concat``, ...).
+
+        ``config_overrides`` are :class:`reid.model.ReIDConfig` fields (``pretrained``,
+        ``trunk_weights``, ``img_size``, ...). Untrained heads give untrained embeddings; this is
+        for baselines (``no-train`` with ``pretrained=True``) and experiments.
+        """
+        return cls(create_model(name, **config_overrides), device=device, batch_size=batch_size)
+
+    @classmethod
+    def from_checkpoint(cls, path: Union[str, os.PathLike], device: Device = None,
+                        batch_size: int = 64) -> "Embedder":
+        """The model saved in a project checkpoint (``reid.checkpoint``); fp16 checkpoints run in
+        fp16 on CUDA and are upcast to float32 on CPU."""
+        checkpoint = load_checkpoint(path)
+        device = _resolve_device(device)
+        half = checkpoint.dtype == "float16" and device.type == "cuda"
+        model = model_from_checkpoint(checkpoint, device="cpu")
+        return cls(model, device=device, batch_size=batch_size, half=half, metadata=checkpoint.metadata)
+
+    @classmethod
+    def default(cls, device: Device = None, batch_size: int = 64) -> "Embedder":
+        """The shipped, trained ``concat`` model (package data ``reid/weights/default.pt``).
+
+        Raises
+        ------
+        CheckpointNotFoundError
+            When this installation has no shipped model.
+        """
+        resource = resources.files("reid").joinpath(DEFAULT_WEIGHTS)
+        if not resource.is_file():
+            raise CheckpointNotFoundError(
+                f"the shipped re-ID model (package data reid/{DEFAULT_WEIGHTS}) is missing from this "
+                f"installation; train one with `python -m reid.train --data ROOT --variant concat "
+                f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
+        with resources.as_file(resource) as path:
+            return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size)
+
+    # ---------------------------------------------------------------- facts
+    @property
+    def dim(self) -> int:
+        """Embedding size D."""
+        return int(self.model.out_dim)
+
+    @property
+    def config(self):
+        """The model's :class:`reid.model.ReIDConfig`."""
+        return self.model.config
+
+    @property
+    def crop_kinds(self):
+        """Crop kinds the model reads."""
+        return self.model.crop_kinds
+
+    def __repr__(self) -> str:
+        return (f"Embedder(variant={self.config.variant!r}, trunk={self.config.trunk!r}, dim={self.dim}, "
+                f"img_size={self.config.img_size}, device={str(self.device)!r})")
+
+    # ---------------------------------------------------------------- inference
+    def crops(self, rgb: np.ndarray, boxes, masks=None) -> Dict[str, np.ndarray]:
+        """The uint8 crops the model reads (:func:`reid.crops.make_crops` with the model's size,
+        margin and fill). Shapes (N, S, S, 3)."""
+        return self.model.make_crops(rgb, boxes, masks)
+
+    def embed(self, rgb: np.ndarray, boxes, masks=None) -> np.ndarray:
+        """Embed every object of a frame.
+
+        Parameters
+        ----------
+        rgb : numpy.ndarray, shape (H, W, 3), uint8, RGB order
+        boxes : array_like, shape (N, 4)
+            ``tlwh`` boxes in pixels.
+        masks : array_like, shape (N, H, W), bool, optional
+            Object masks; None for box-only detections.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, D), float32
+            L2-normalised rows; N = 0 gives a (0, D) array.
+
+        Raises
+        ------
+        ValueError
+            Naming the object, for zero-area / out-of-image boxes or empty masks (see
+            :func:`reid.crops.valid_objects`).
+        """
+        return self.embed_crops(self.crops(rgb, boxes, masks))
+
+    def embed_crops(self, crops: Mapping[str, Union[np.ndarray, torch.Tensor]]) -> np.ndarray:
+        """Embed ready-made uint8 crops (B, S, S, 3) per kind, in batches of ``batch_size``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B, D), float32, L2-normalised rows
+        """
+        kinds = self.model.crop_kinds
+        missing = [k for k in kinds if k not in crops]
+        if missing:
+            raise KeyError(f"variant '{self.config.variant}' needs crops {list(kinds)}; missing {missing}")
+        n = len(crops[kinds[0]])
+        if any(len(crops[k]) != n for k in kinds):
+            raise ValueError("all crop kinds must hold the same number of crops")
+        out = np.empty((n, self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, n, self.batch_size):
+                chunk = {k: crops[k][start:start + self.batch_size] for k in kinds}
+                features = self.model(self.model.prepare_inputs(chunk))
+                features = torch.nn.functional.normalize(features.float(), dim=-1)
+                out[start:start + len(features)] = features.cpu().numpy()
+        return out

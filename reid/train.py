@@ -1,0 +1,215 @@
+"""Train a re-ID embedding with a triplet loss on object views of ScanNet-layout scenes.
+
+``python -m reid.train --data ROOT --variant concat|full|... --out CKPT [--resume]``
+
+Checkpoints every epoch (model config + weights + optimiser + training metadata, written atomically);
+``--resume`` continues from CKPT after a kill with no loss of finished epochs. Logs the loss, the
+share of active triplets and, with ``--val-data``, a held-out rank-1 per epoch. Uses CUDA + AMP when
+present, and DDP when launched with ``torchrun`` (gloo on CPU, nccl on GPU).
+"""
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .cli import ArgumentParser, fail, positive_int, setup_logging
+from .data.scannet import SceneError
+from .dataset import TripletBatchSampler
+from .losses import MINING_STRATEGIES, triplet_loss
+from .model import ReIDConfig, WeightsError, create_model, list_variants
+from .views import load_views, scene_folders
+
+
+def augment(batch, generator):
+    """The same random flip and brightness/contrast change for every crop kind of one view.
+
+    ``batch``: dict kind -> B x S x S x 3 uint8 tensor; returns float tensors in [0, 255] as uint8.
+    """
+    any_kind = next(iter(batch.values()))
+    size = len(any_kind)
+    flip = torch.rand(size, generator=generator) < 0.5
+    gain = 1.0 + (torch.rand(size, generator=generator) - 0.5) * 0.4
+    bias = (torch.rand(size, generator=generator) - 0.5) * 30.0
+    out = {}
+    for kind, crops in batch.items():
+        crops = crops.float()
+        crops[flip] = crops[flip].flip(2)
+        crops = crops * gain[:, None, None, None] + bias[:, None, None, None]
+        out[kind] = crops.clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def learning_rate(step, base, warmup, total):
+    """Linear warm-up, then cosine decay to 5 % of ``base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.inference_mode()
+def held_out_rank1(model, view_set, device, batch_size=128):
+    """Rank-1 across camera passes on a held-out view set: overall and on identical twins."""
+    from .evaluate import evaluate_features
+    model.eval()
+    features = []
+    for start in range(0, len(view_set), batch_size):
+        chunk = {k: torch.from_numpy(v[start:start + batch_size]) for k, v in view_set.crops.items()}
+        features.append(torch.nn.functional.normalize(model(model.prepare_inputs(chunk)).float(), dim=-1).cpu())
+    model.train()
+    result = evaluate_features(torch.cat(features).numpy(), view_set)
+    return result["rank1"], result["rank1_twins"]
+
+
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m reid.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) with scans/<scene>")
+    parser.add_argument("--scenes", nargs="+", help="only these scenes (default: all under --data)")
+    parser.add_argument("--val-data", nargs="+", help="held-out root(s) for a per-epoch rank-1")
+    parser.add_argument("--variant", default="concat", choices=list_variants())
+    parser.add_argument("--out", required=True, help="checkpoint path, rewritten every epoch")
+    parser.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    parser.add_argument("--epochs", type=positive_int, default=20)
+    parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
+    parser.add_argument("--instances-per-batch", type=positive_int, default=16, help="P")
+    parser.add_argument("--views-per-instance", type=positive_int, default=4, help="K")
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--warmup-steps", type=int, default=200)
+    parser.add_argument("--margin", type=float, default=0.2, help="triplet margin on squared distances")
+    parser.add_argument("--mining", default="batch-all", choices=MINING_STRATEGIES)
+    parser.add_argument("--trunk", default="vit_tiny_patch16_224", help="timm ViT name")
+    parser.add_argument("--img-size", type=positive_int, default=112)
+    parser.add_argument("--embed-dim", type=positive_int, default=128)
+    parser.add_argument("--pretrained", action="store_true", help="trunk weights from the local hub cache")
+    parser.add_argument("--trunk-weights", help="trunk weights from a local file")
+    parser.add_argument("--trunk-kwargs", default="{}", help="JSON dict for timm.create_model (e.g. depth)")
+    parser.add_argument("--frame-step", type=positive_int, default=5, help="use every n-th frame")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
+    args = parser.parse_args(argv)
+    setup_logging(args.quiet)
+    try:
+        train(args)
+    except (SceneError, CheckpointError, WeightsError, OSError, ValueError) as error:
+        fail(parser.prog, str(error))
+
+
+def train(args):
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    rank, world_size = 0, 1
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world_size = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    main_process = rank == 0
+    say = (lambda *a: print(*a, flush=True)) if main_process else (lambda *a: None)
+    torch.manual_seed(args.seed)
+
+    checkpoint = None
+    if args.resume and os.path.exists(args.out):
+        checkpoint = load_checkpoint(args.out)
+        config = checkpoint.config
+        say(f"resuming from {args.out} after epoch {checkpoint.metadata.get('epoch')}")
+    else:
+        config = ReIDConfig(variant=args.variant, trunk=args.trunk, img_size=args.img_size,
+                            embed_dim=args.embed_dim, pretrained=args.pretrained, trunk_weights=args.trunk_weights,
+                            trunk_kwargs=json.loads(args.trunk_kwargs))
+    model = create_model(config, load_trunk_weights=checkpoint is None)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint.state_dict)
+    model.to(device)
+
+    folders = scene_folders(args.data, args.scenes)
+    if not folders:
+        raise ValueError(f"no scenes under {' '.join(args.data)}")
+    started = time.perf_counter()
+    views = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
+                       margin=config.crop_margin, frame_step=args.frame_step)
+    val_views = None
+    if args.val_data:
+        val_views = load_views(scene_folders(args.val_data), model.img_size, model.crop_kinds, fill=model.crop_fill,
+                               margin=config.crop_margin, frame_step=args.frame_step)
+    say(f"{len(views)} training views of {len(set((v.scene, v.instance_id) for v in views.views))} instances "
+        f"in {len(folders)} scenes" + (f", {len(val_views)} held-out views" if val_views else "")
+        + f" ({time.perf_counter() - started:.0f} s)")
+
+    sampler = TripletBatchSampler(views.views, args.instances_per_batch, args.views_per_instance, seed=args.seed,
+                                  rank=rank, world_size=world_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(f"variant {config.variant!r} has nothing to train")
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    metadata = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0}
+    if checkpoint is not None:
+        if checkpoint.optimizer_state:
+            optimizer.load_state_dict(checkpoint.optimizer_state)
+        metadata = dict(checkpoint.metadata)
+    metadata.update({"data": [str(f) for f in folders], "seed": args.seed, "margin": args.margin,
+                     "mining": args.mining, "lr": args.lr, "frame_step": args.frame_step,
+                     "batch": [args.instances_per_batch, args.views_per_instance], "world_size": world_size,
+                     "command": "python -m reid.train " + " ".join(os.sys.argv[1:])})
+    network = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    total_steps = args.epochs * len(sampler)
+    step, first_epoch = metadata["step"], metadata["epoch"]
+    generator = torch.Generator().manual_seed(args.seed * 1000 + rank)
+    identities = views.identities()
+    session_start = time.perf_counter()
+    for epoch in range(first_epoch, args.epochs):
+        sampler.set_epoch(epoch)
+        generator.manual_seed(args.seed * 1000 + rank + 7919 * epoch)
+        losses, active = [], []
+        epoch_start = time.perf_counter()
+        for batch in tqdm(sampler, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not main_process or args.quiet,
+                          leave=False):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps)
+            index = torch.as_tensor(batch)
+            crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator)
+            labels = torch.from_numpy(identities[batch])
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                embeddings = network(model.prepare_inputs(crops))
+            result = triplet_loss(embeddings.float(), labels.to(device), margin=args.margin, mining=args.mining)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(result.loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(result.loss.item())
+            active.append(float(result.active_fraction))
+            step += 1
+        record = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "active": float(np.mean(active)),
+                  "seconds": round(time.perf_counter() - epoch_start, 1)}
+        if val_views is not None and main_process:
+            record["val_rank1"], record["val_rank1_twins"] = held_out_rank1(model, val_views, device)
+        metadata["history"].append(record)
+        metadata.update(epoch=epoch + 1, step=step, seconds=metadata.get("seconds", 0.0) + record["seconds"])
+        if main_process:
+            save_checkpoint(args.out, model, config, optimizer, metadata)
+            say(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        out_of_time = torch.tensor(float(bool(args.max_minutes)
+                                         and time.perf_counter() - session_start > 60 * args.max_minutes))
+        if distributed:
+            dist.all_reduce(out_of_time, op=dist.ReduceOp.MAX)  # every rank stops after the same epoch
+        if out_of_time.item():
+            say(f"stopping after epoch {epoch + 1}: --max-minutes {args.max_minutes} reached")
+            break
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Embedder: shapes, unit rows, N = 0, box-only, batching, checkpoints, the shipped default."""
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from reid.checkpoint import CheckpointNotFoundError, export_half, save_checkpoint
+from reid.crops import make_crops
+from reid.embedder import Embedder
+
+TINY = dict(img_size=32, embed_dim=16, trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+
+
+def frame(seed=0, height=60, width=80):
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    boxes = np.array([[5, 5, 20, 30], [50, 30, 25, 25], [70, 50, 20, 20], [30.5, 10.2, 3, 2]], float)
+    masks = np.zeros((4, height, width), bool)
+    masks[0, 8:30, 8:22] = True
+    masks[1, 35:50, 55:70] = True
+    masks[2, 55:60, 72:80] = True
+    masks[3, 11, 31] = True
+    return rgb, boxes, masks
+
+
+@pytest.fixture(scope="module")
+def concat():
+    torch.manual_seed(0)
+    return Embedder.from_variant("concat", device="cpu", **TINY)
+
+
+def test_embed_shapes_dtype_and_unit_rows(concat):
+    rgb, boxes, masks = frame()
+    features = concat.embed(rgb, boxes, masks)
+    assert features.shape == (4, concat.dim) and concat.dim == 16
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-5)
+    assert len({tuple(np.round(f, 4)) for f in features}) == 4  # objects differ
+
+
+def test_no_objects_gives_zero_rows(concat):
+    rgb, _, _ = frame()
+    out = concat.embed(rgb, np.zeros((0, 4)), None)
+    assert out.shape == (0, 16) and out.dtype == np.float32
+    out = concat.embed(rgb, np.zeros((0, 4)), np.zeros((0, 60, 80), bool))
+    assert out.shape == (0, 16)
+
+
+def test_box_only_embeddings(concat):
+    rgb, boxes, masks = frame()
+    box_only = concat.embed(rgb, boxes, None)
+    np.testing.assert_allclose(np.linalg.norm(box_only, axis=1), 1.0, atol=1e-5)
+    assert np.abs(box_only - concat.embed(rgb, boxes, masks)).max() > 1e-3
+
+
+def test_embed_is_make_crops_then_model(concat):
+    rgb, boxes, masks = frame()
+    crops = make_crops(rgb, boxes, masks, size=32, kinds=("foreground", "background"),
+                       fill=concat.model.crop_fill, margin=10)
+    model = concat.model
+    with torch.no_grad():
+        expected = model(model.prepare_inputs(crops)).numpy()
+    np.testing.assert_allclose(concat.embed(rgb, boxes, masks), expected, atol=1e-6)
+    np.testing.assert_allclose(concat.embed_crops(crops), expected, atol=1e-6)
+    for kind in crops:
+        np.testing.assert_array_equal(model.make_crops(rgb, boxes, masks)[kind], crops[kind])
+
+
+def test_batch_size_does_not_change_results(concat):
+    rgb, boxes, masks = frame()
+    small = Embedder(concat.model, device="cpu", batch_size=1)
+    np.testing.assert_allclose(small.embed(rgb, boxes, masks), concat.embed(rgb, boxes, masks), atol=1e-5)
+    with pytest.raises(ValueError, match="batch_size"):
+        Embedder(concat.model, batch_size=0)
+
+
+def test_invalid_object_is_named(concat):
+    rgb, boxes, masks = frame()
+    masks[2] = False
+    with pytest.raises(ValueError, match="object 2: mask is empty"):
+        concat.embed(rgb, boxes, masks)
+
+
+@pytest.mark.parametrize("variant,dim", [("no-train", 32), ("full", 16), ("concat-full", 16), ("early-fusion", 16)])
+def test_other_variants(variant, dim):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        emb = Embedder.from_variant(variant, device="cpu", **TINY)
+    rgb, boxes, masks = frame(1)
+    out = emb.embed(rgb, boxes, masks)
+    assert out.shape == (4, dim) and emb.dim == dim
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert emb.embed(rgb, np.zeros((0, 4)), None).shape == (0, dim)
+
+
+def test_from_checkpoint_and_fp16(tmp_path, concat):
+    rgb, boxes, masks = frame(2)
+    path = save_checkpoint(tmp_path / "c.pt", concat.model, metadata={"epoch": 7})
+    loaded = Embedder.from_checkpoint(path, device="cpu")
+    assert loaded.metadata["epoch"] == 7 and loaded.config == concat.config
+    reference = concat.embed(rgb, boxes, masks)
+    np.testing.assert_array_equal(loaded.embed(rgb, boxes, masks), reference)
+    half = Embedder.from_checkpoint(export_half(path, tmp_path / "half.pt"), device="cpu")
+    assert next(half.model.parameters()).dtype == torch.float32  # upcast on CPU
+    out = half.embed(rgb, boxes, masks)
+    assert np.abs(out - reference).max() < 1e-2
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_default_without_shipped_model_fails_fast_and_says_what_to_do():
+    start = time.monotonic()
+    with pytest.raises(CheckpointNotFoundError, match="shipped re-ID model.*from_checkpoint"):
+        Embedder.default()
+    assert time.monotonic() - start < 2
+
+
+def test_missing_trunk_weights_fail_fast(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hf_constants
+    from reid.model import WeightsNotFoundError
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    start = time.monotonic()
+    with pytest.raises(WeightsNotFoundError, match="trunk_weights"):
+        Embedder.from_variant("no-train", pretrained=True, **TINY)
+    assert time.monotonic() - start < 5
