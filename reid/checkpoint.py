@@ -14,7 +14,6 @@ never leaves a half-written checkpoint.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from reid.fileio import atomic_output
 from reid.model import ReIDConfig, ReIDModel, create_model
 
 __all__ = ["Checkpoint", "CheckpointError", "CheckpointNotFoundError", "save_checkpoint",
@@ -91,21 +91,9 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def _atomic_save(payload: Dict[str, Any], path: PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_output(path, "wb") as handle:
+        torch.save(payload, handle)
+    return Path(path)
 
 
 def save_checkpoint(path: PathLike, model: nn.Module, config: Optional[ReIDConfig] = None,

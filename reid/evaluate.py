@@ -9,7 +9,6 @@ never a near-duplicate neighbouring frame. Reported: overall, per class, and on 
 (queries whose instance shares its model with another instance; gallery restricted to the same
 class), each as the mean over ``--folds`` folds of the instances (3 as in the paper) with the spread.
 """
-import json
 from pathlib import Path
 
 import numpy as np

@@ -6,7 +6,6 @@ objects that come back into view after at least ``--min-gap`` frames away.
 """
 import collections
 
-import numpy as np
 
 from ..cli import ArgumentParser, fail, positive_int, setup_logging
 from .nyu40 import STRUCTURE_LABELS, class_name

@@ -1,0 +1,216 @@
+"""LongTermGallery: matching rules, bounded memory, search, and its file."""
+import numpy as np
+import pytest
+
+from tracker import GalleryFileError, LongTermGallery
+
+CHAIR, TABLE = 5, 7
+
+
+def unit(v):
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def noisy(feature, rng, scale=0.15):
+    return unit(feature + rng.normal(scale=scale / np.sqrt(feature.size), size=feature.size))
+
+
+def test_match_requires_the_same_class_and_respects_exclusions(rng):
+    gallery = LongTermGallery()
+    look = unit(rng.normal(size=32))
+    gallery.add(1, CHAIR, look, frame_index=0)
+    gallery.add(2, TABLE, look, frame_index=0)
+    assert gallery.match(noisy(look, rng), CHAIR)[0] == 1
+    assert gallery.match(noisy(look, rng), TABLE)[0] == 2
+    assert gallery.match(noisy(look, rng), 11) is None
+    assert gallery.match(noisy(look, rng), CHAIR, exclude_ids={1}) is None
+    other = unit(rng.normal(size=32))
+    assert gallery.match(other, CHAIR) is None               # looks nothing like it
+
+
+def test_world_position_gates_and_breaks_ties_between_twins(rng):
+    gallery = LongTermGallery(world_gate_metres=0.5)
+    look = unit(rng.normal(size=32))
+    gallery.add(1, CHAIR, look, world_position=[0.0, 0.0, 0.5])
+    gallery.add(2, CHAIR, look, world_position=[2.0, 0.0, 0.5])
+    query = noisy(look, rng)
+    assert gallery.match(query, CHAIR, world_position=[1.9, 0.1, 0.5])[0] == 2
+    assert gallery.match(query, CHAIR, world_position=[0.1, 0.0, 0.5])[0] == 1
+    # a known position far from both: never a match, however alike
+    assert gallery.match(look, CHAIR, world_position=[1.0, 3.0, 0.5]) is None
+    # position unknown: appearance alone decides (either twin)
+    assert gallery.match(query, CHAIR)[0] in (1, 2)
+    # no feature: only the world position can match, and only within the gate
+    assert gallery.match(None, CHAIR, world_position=[2.1, 0.0, 0.5])[0] == 2
+    assert gallery.match(None, CHAIR) is None
+
+
+def test_assign_is_one_to_one(rng):
+    gallery = LongTermGallery()
+    look = unit(rng.normal(size=32))
+    gallery.add(1, CHAIR, look)
+    result = gallery.assign([noisy(look, rng), noisy(look, rng)], [CHAIR, CHAIR])
+    assert sorted(r is None for r in result) == [False, True]
+
+
+def test_memory_per_identity_is_bounded(rng):
+    gallery = LongTermGallery(bank_size=32, max_frame_ranges=8, position_history=5)
+    look = unit(rng.normal(size=16))
+    for frame in range(0, 2000, 2):                       # every other frame: a new range each time
+        gallery.add(7, CHAIR, noisy(look, rng), world_position=[1.0, 2.0, 3.0], frame_index=frame)
+    assert gallery.features(7).shape == (32, 16)
+    frames = gallery.frames(7)
+    assert len(frames) <= 8
+    assert frames[0][0] == 0 and frames[-1][1] == 1998
+    covered = {t for first, last in frames for t in range(first, last + 1)}
+    assert set(range(0, 2000, 2)) <= covered
+    assert gallery.entry(7).n_observations == 1000
+    np.testing.assert_allclose(gallery.world_position(7), [1.0, 2.0, 3.0])
+
+
+def test_contiguous_frames_make_one_range():
+    gallery = LongTermGallery()
+    for frame in list(range(10, 20)) + list(range(150, 160)):
+        gallery.add(3, CHAIR, frame_index=frame)
+    assert gallery.frames(3) == [(10, 19), (150, 159)]
+
+
+def test_storage_grows_past_its_initial_capacity(rng):
+    gallery = LongTermGallery(initial_capacity=2)
+    looks = {i: unit(rng.normal(size=24)) for i in range(1, 41)}
+    for i, look in looks.items():
+        gallery.add(i, CHAIR if i % 2 else TABLE, look, world_position=[i, 0.0, 0.0], frame_index=i)
+    assert len(gallery) == 40 and gallery.capacity >= 40
+    for i, look in looks.items():
+        assert gallery.match(noisy(look, rng), CHAIR if i % 2 else TABLE, world_position=[i, 0.1, 0.0])[0] == i
+        assert gallery.frames(i) == [(i, i)]
+
+
+def test_query_answers_where_it_was_seen(rng):
+    gallery = LongTermGallery()
+    looks = [unit(rng.normal(size=32)) for _ in range(5)]
+    for i, look in enumerate(looks, start=1):
+        for frame in range(10 * i, 10 * i + 5):
+            gallery.add(i, CHAIR if i < 4 else TABLE, noisy(look, rng), world_position=[i, i, 0.5],
+                        frame_index=frame)
+    results = gallery.query(noisy(looks[3], rng), k=3)
+    assert [r.track_id for r in results][0] == 4
+    assert len(results) == 3 and results[0].distance < results[1].distance <= results[2].distance
+    assert results[0].frames == [(40, 44)] and results[0].first_frame == 40 and results[0].last_frame == 44
+    np.testing.assert_allclose(results[0].world_position, [4, 4, 0.5])
+    assert {r.label for r in gallery.query(looks[0], label=TABLE, k=5)} == {TABLE}
+    assert len(gallery.query(looks[0], label=TABLE, k=5)) == 2
+
+
+def test_save_and_load_round_trip(rng, tmp_path):
+    gallery = LongTermGallery(bank_size=4)
+    looks = [unit(rng.normal(size=32)) for _ in range(3)]
+    for frame in range(12):
+        for i, look in enumerate(looks, start=1):
+            gallery.add(i, CHAIR, noisy(look, rng), world_position=[i, 0.0, float(frame % 3)], frame_index=frame)
+    gallery.add(9, TABLE, frame_index=3)                      # an identity without feature or position
+    path = gallery.save(tmp_path / "sub" / "gallery.npz")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["gallery.npz"]
+    loaded = LongTermGallery.load(path)
+    assert loaded.ids.tolist() == gallery.ids.tolist() and loaded.bank_size == 4
+    for i in (1, 2, 3, 9):
+        assert loaded.frames(i) == gallery.frames(i)
+        np.testing.assert_array_equal(loaded.features(i), gallery.features(i))
+        assert loaded.label_of(i) == gallery.label_of(i)
+        assert (loaded.world_position(i) is None) == (gallery.world_position(i) is None)
+    np.testing.assert_allclose(loaded.world_position(2), [2.0, 0.0, 1.0])
+    query = noisy(looks[1], rng)
+    assert [(r.track_id, round(r.distance, 6)) for r in loaded.query(query)] == \
+           [(r.track_id, round(r.distance, 6)) for r in gallery.query(query)]
+    # loaded galleries keep learning, in the same ring positions
+    loaded.add(2, CHAIR, looks[1], frame_index=20)
+    gallery.add(2, CHAIR, looks[1], frame_index=20)
+    np.testing.assert_array_equal(loaded.features(2), gallery.features(2))
+    assert loaded.frames(2) == [(0, 11), (20, 20)]
+
+
+def test_save_replaces_an_existing_file_atomically(rng, tmp_path):
+    path = tmp_path / "gallery.npz"
+    first = LongTermGallery()
+    first.add(1, CHAIR, unit(rng.normal(size=8)))
+    first.save(path)
+    second = LongTermGallery()
+    second.add(5, TABLE, unit(rng.normal(size=8)))
+    second.add(6, TABLE, unit(rng.normal(size=8)))
+    second.save(path)
+    assert LongTermGallery.load(path).ids.tolist() == [5, 6]
+    assert [p.name for p in tmp_path.iterdir()] == ["gallery.npz"]
+
+
+def test_loading_a_bad_file_names_it(tmp_path, rng):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip file")
+    with pytest.raises(GalleryFileError, match="garbage.npz"):
+        LongTermGallery.load(garbage)
+
+    gallery = LongTermGallery()
+    gallery.add(1, CHAIR, unit(rng.normal(size=8)))
+    good = gallery.save(tmp_path / "good.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(GalleryFileError, match="truncated.npz"):
+        LongTermGallery.load(truncated)
+
+    other = tmp_path / "other.npz"
+    np.savez(other, something=np.zeros(3))
+    with pytest.raises(GalleryFileError, match="other.npz"):
+        LongTermGallery.load(other)
+
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        LongTermGallery.load(tmp_path / "missing.npz")
+
+
+def test_faiss_requested_without_faiss_falls_back_to_exact_search(rng, monkeypatch, caplog):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_faiss(name, *args, **kwargs):
+        if name == "faiss":
+            raise ImportError("no faiss here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_faiss)
+    gallery = LongTermGallery(index="faiss")
+    assert "faiss" in caplog.text
+    look = unit(rng.normal(size=8))
+    gallery.add(1, CHAIR, look)
+    assert gallery.match(look, CHAIR)[0] == 1
+
+
+class FakeFaiss:
+    """Just enough of faiss's IndexFlatIP, in numpy, to exercise the gallery's faiss path."""
+
+    class IndexFlatIP:
+        def __init__(self, dim):
+            self.vectors = np.zeros((0, dim), np.float32)
+
+        def add(self, vectors):
+            self.vectors = np.concatenate([self.vectors, vectors])
+
+        def search(self, queries, k):
+            scores = queries @ self.vectors.T
+            order = np.argsort(-scores, axis=1)[:, :k]
+            return np.take_along_axis(scores, order, axis=1), order
+
+
+def test_faiss_preselection_finds_the_same_identity(rng, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "faiss", FakeFaiss)
+    gallery = LongTermGallery(index="faiss", faiss_candidates=4)
+    looks = [unit(rng.normal(size=16)) for _ in range(30)]
+    for i, look in enumerate(looks):
+        gallery.add(i + 1, CHAIR, look)
+    for i in (0, 17, 29):
+        assert gallery.match(noisy(looks[i], rng), CHAIR)[0] == i + 1
+        assert gallery.query(noisy(looks[i], rng), k=1)[0].track_id == i + 1

@@ -1,0 +1,88 @@
+"""``python -m tracker.run`` end to end on a small generated scene, including bad input."""
+import cv2
+import numpy as np
+import pytest
+
+from reid.checkpoint import save_checkpoint
+from reid.data.generate import generate_scene
+from reid.model import ReIDConfig, create_model
+from tracker.gallery import LongTermGallery
+from tracker.io import read_mot
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained tiny early-fusion model: enough to exercise the pipeline quickly."""
+    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
+                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, create_model(config), config)
+    return path
+
+
+@pytest.fixture(scope="module")
+def damaged_scene(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    generate_scene(root, index=0, seed=77, frames=24, size=(96, 72))
+    folder = root / "scans" / "scene0000_00"
+    (folder / "color" / "5.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    np.savetxt(folder / "pose" / "6.txt", np.full((4, 4), -np.inf))
+    (folder / "depth" / "7.png").unlink()
+    cv2.imwrite(str(folder / "depth" / "8.png"), np.full((72, 96), 9, np.uint8))
+    (folder / "instance-filt" / "9.png").unlink()
+    return root
+
+
+def test_run_writes_tracks_and_gallery_and_survives_bad_frames(damaged_scene, tiny_checkpoint, tmp_path, run_module):
+    out = tmp_path / "out"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--detector", "gt",
+                        "--out", str(out), "--reid", str(tiny_checkpoint), "--video", "--quiet")
+    assert result.returncode == 0, result.stderr
+    for name in ("color/5.jpg", "depth/7.png", "depth/8.png", "instance-filt/9.png"):
+        assert name in result.stderr, name  # each bad file is named in a warning
+    assert "Traceback" not in result.stderr
+    rows = read_mot(out / "scene0000_00.txt")
+    frames = set(rows[:, 0].astype(int).tolist())
+    assert 6 not in frames  # frame index 5 (unreadable colour) -> MOT frame 6 is absent
+    assert 10 not in frames  # frame index 9 has no masks: the gt detector sees nothing
+    assert {7, 8, 9} & frames  # the frames without pose or depth are still tracked (appearance alone)
+    assert rows[:, 0].min() >= 1 and (rows[:, 6] <= 1).all() and (rows[:, 7:] == -1).all()
+    # one ID per frame at most once
+    for frame in frames:
+        ids = rows[rows[:, 0] == frame, 1]
+        assert len(ids) == len(set(ids))
+    gallery = LongTermGallery.load(out / "scene0000_00.gallery.npz")
+    assert set(rows[:, 1].astype(int).tolist()) <= set(gallery.ids.tolist())  # every output ID is remembered
+    assert (out / "scene0000_00.mp4").stat().st_size > 1000
+    assert "IDs re-used from the gallery" in result.stdout and "frames/s" in result.stdout
+
+
+def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkpoint, tmp_path, run_module):
+    first = tmp_path / "first"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(first),
+                        "--reid", str(tiny_checkpoint), "--rgb-only", "--quiet", "--max-frames", "12")
+    assert result.returncode == 0, result.stderr
+    assert "depth" not in result.stderr  # RGB only: depth files are not even read
+    second = tmp_path / "second"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(second),
+                        "--reid", str(tiny_checkpoint), "--quiet", "--gallery", str(first / "scene0000_00.gallery.npz"))
+    assert result.returncode == 0, result.stderr
+    assert LongTermGallery.load(second / "scene0000_00.gallery.npz").size >= \
+        LongTermGallery.load(first / "scene0000_00.gallery.npz").size
+
+
+@pytest.mark.parametrize("args, message", [
+    (["scene0999_00", "--root", "nowhere"], "scene0999_00"),
+    (["scene0000_00", "--root", "ROOT", "--detector", "file"], "--detections"),
+    (["scene0000_00", "--root", "ROOT", "--detector", "file", "--detections", "missing.json"], "missing.json"),
+    (["scene0000_00", "--root", "ROOT", "--reid", "no-such-checkpoint.pt"], "no-such-checkpoint.pt"),
+    (["scene0000_00", "--root", "ROOT", "--gallery", "no-gallery.npz"], "no-gallery.npz"),
+])
+def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
+    args = [str(damaged_scene) if a == "ROOT" else a for a in args]
+    if "--reid" not in args:
+        args += ["--reid", str(tiny_checkpoint)]
+    result = run_module("tracker.run", *args, "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr and len(lines) == 1 and message in lines[0], result.stderr

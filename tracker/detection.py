@@ -1,0 +1,143 @@
+"""One object detection in one frame, and the checks that keep a bad one out of the tracker."""
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+log = logging.getLogger("tracker")
+
+
+@dataclass
+class Detection:
+    """A detected object in a single image.
+
+    Attributes
+    ----------
+    tlwh : ndarray, (4,) float
+        Bounding box ``(top-left x, top-left y, width, height)`` in pixels of the colour image.
+    score : float
+        Detector confidence.
+    label : int
+        NYU40 class id.
+    mask : ndarray, HxW bool, optional
+        Object pixels at the colour image's size.
+    feature : ndarray, (D,) float32, optional
+        L2-normalised appearance embedding; computed by the tracker's embedder when missing.
+    world_position : ndarray, (3,) float, optional
+        Object centre in world coordinates, metres; computed from depth + pose when missing.
+    truncated : bool
+        The box is cut by the image border, so ``world_position`` is the centre of the visible part
+        only: it is matched with a wider world gate. The tracker sets it when it knows the image size.
+    """
+
+    tlwh: np.ndarray
+    score: float = 1.0
+    label: int = 0
+    mask: Optional[np.ndarray] = None
+    feature: Optional[np.ndarray] = None
+    world_position: Optional[np.ndarray] = None
+    truncated: bool = False
+
+    def __post_init__(self):
+        self.tlwh = np.asarray(self.tlwh, dtype=np.float64).reshape(-1)
+        self.score = float(self.score)
+        self.label = int(self.label)
+        if self.feature is not None:
+            self.feature = np.asarray(self.feature, dtype=np.float32).reshape(-1)
+        if self.world_position is not None:
+            self.world_position = np.asarray(self.world_position, dtype=np.float64).reshape(-1)
+
+    def to_tlbr(self):
+        """Box as ``(min x, min y, max x, max y)``, pixels; (4,) ndarray."""
+        box = self.tlwh.copy()
+        box[2:] += box[:2]
+        return box
+
+    def to_xyah(self):
+        """Box as ``(centre x, centre y, aspect ratio = width / height, height)``; (4,) ndarray."""
+        box = self.tlwh.copy()
+        box[:2] += box[2:] / 2
+        box[2] /= box[3]
+        return box
+
+
+def invalid_reason(detection, image_size=None, feature_dim=None):
+    """Why a detection cannot be tracked, or None when it can.
+
+    Parameters
+    ----------
+    detection : Detection
+    image_size : tuple (W, H), optional
+        Colour image size in pixels; when given, a box that lies wholly outside the image is invalid
+        and a mask of another size is reported.
+    feature_dim : int, optional
+        Expected feature length, when the tracker already knows it.
+
+    Returns
+    -------
+    str or None
+        A short human-readable reason.
+    """
+    tlwh = detection.tlwh
+    if tlwh.shape != (4,):
+        return f"box has {tlwh.size} values, expected 4 (tlwh)"
+    if not np.all(np.isfinite(tlwh)):
+        return f"box {tlwh.tolist()} is not finite"
+    if tlwh[2] <= 0 or tlwh[3] <= 0:
+        return f"box {tlwh.tolist()} has zero or negative area"
+    if not np.isfinite(detection.score):
+        return f"score {detection.score} is not finite"
+    if image_size is not None:
+        width, height = image_size
+        x1, y1, x2, y2 = detection.to_tlbr()
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            return f"box {tlwh.tolist()} lies outside the {width}x{height} image"
+    feature = detection.feature
+    if feature is not None:
+        if feature.ndim != 1 or feature.size == 0:
+            return f"feature has shape {feature.shape}, expected (D,)"
+        if not np.all(np.isfinite(feature)):
+            return "feature has NaN or infinite values"
+        if not np.any(feature):
+            return "feature is all zeros"
+        if feature_dim is not None and feature.size != feature_dim:
+            return f"feature has length {feature.size}, the tracker uses {feature_dim}"
+    return None
+
+
+def touches_border(detection, image_size, margin=2.0):
+    """Whether a box reaches within ``margin`` pixels of the border of an image of size (W, H)."""
+    width, height = image_size
+    x1, y1, x2, y2 = detection.to_tlbr()
+    return bool(x1 <= margin or y1 <= margin or x2 >= width - 1 - margin or y2 >= height - 1 - margin)
+
+
+def sanitize(detection, image_size=None):
+    """Drop the optional parts of a detection that cannot be used, with a warning; keep the rest.
+
+    A mask of the wrong size and a non-finite world position are removed (the detection still
+    tracks on its box and feature).
+    """
+    mask = detection.mask
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.ndim != 2 or (image_size is not None and mask.shape != (image_size[1], image_size[0])):
+            log.warning("detection %s: mask of shape %s does not fit the image, mask ignored",
+                        detection.tlwh.tolist(), mask.shape)
+            mask = None
+        else:
+            mask = mask.astype(bool, copy=False)
+        detection.mask = mask
+    position = detection.world_position
+    if position is not None and (position.shape != (3,) or not np.all(np.isfinite(position))):
+        log.warning("detection %s: world position %s is not a finite 3D point, ignored",
+                    detection.tlwh.tolist(), position.tolist())
+        detection.world_position = None
+    return detection
+
+
+def normalized(feature):
+    """The feature scaled to unit length (float32)."""
+    feature = np.asarray(feature, dtype=np.float32)
+    return feature / np.linalg.norm(feature)

@@ -1,0 +1,598 @@
+"""Long-term gallery: every identity the tracker has confirmed, kept after its track is lost.
+
+Answers two questions: "which old identity is this new detection?" (:meth:`LongTermGallery.match`,
+same class, appearance plus a world-distance gate) and "where did I see it?"
+(:meth:`LongTermGallery.query`: closest identities with the frames they were seen in and their world
+position).
+
+Memory and update cost grow with the number of identities, never with the number of frames: each
+identity keeps a bounded ring of recent features, a running mean, a bounded ring of world positions
+and a bounded list of frame ranges. Features live in one preallocated ``(capacity, bank_size, D)``
+matrix grown by doubling, so an exact search is one matrix product.
+"""
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from reid.fileio import atomic_output
+
+from .linear_assignment import INFTY_COST, solve_assignment
+
+log = logging.getLogger("tracker")
+
+FORMAT_VERSION = 1
+
+
+SMALL_PRODUCT = 2 ** 24
+"""Multiply-adds below which inner products skip BLAS (whose thread start-up then dominates)."""
+
+
+def _inner_products(vectors, queries):
+    """``vectors @ queries.T`` (NxD, QxD -> NxQ); small products without multi-threaded BLAS, which on
+    a busy machine costs ~20x more than the arithmetic for a few thousand vectors."""
+    if vectors.size * len(queries) < SMALL_PRODUCT:
+        return np.einsum("nd,qd->nq", vectors, queries)
+    return vectors @ queries.T
+
+
+class GalleryFileError(ValueError):
+    """A gallery file that cannot be read; the message names the file."""
+
+
+@dataclass
+class GalleryResult:
+    """One identity returned by :meth:`LongTermGallery.query` or :meth:`LongTermGallery.entry`.
+
+    Attributes
+    ----------
+    track_id : int
+    distance : float
+        Cosine distance of the query to the identity's closest feature (NaN for :meth:`entry`).
+    label : int
+        NYU40 class id.
+    world_position : ndarray (3,) metres, or None when never measured
+    frames : list of (int, int)
+        Inclusive frame ranges ``(first, last)`` where the identity was seen, in the order seen;
+        adjacent ranges are merged when the list reaches its bound.
+    n_observations : int
+        Number of frames in which the identity was observed.
+    """
+
+    track_id: int
+    distance: float
+    label: int
+    world_position: Optional[np.ndarray]
+    frames: List[Tuple[int, int]]
+    n_observations: int
+
+    @property
+    def first_frame(self):
+        return min(first for first, _ in self.frames) if self.frames else None
+
+    @property
+    def last_frame(self):
+        return max(last for _, last in self.frames) if self.frames else None
+
+
+class LongTermGallery:
+    """Identities with their class, recent features, world position and frames seen.
+
+    Parameters
+    ----------
+    bank_size : int
+        Most recent features kept per identity (besides the running mean of all of them).
+    max_frame_ranges : int
+        Bound on the stored frame ranges per identity; beyond it the two closest ranges merge.
+    position_history : int
+        Most recent world positions kept per identity; its position is their median.
+    max_distance : float
+        Default appearance (cosine) gate of :meth:`match`.
+    world_gate_metres : float
+        Default world-distance gate of :meth:`match`: farther known positions never match.
+    world_weight : float
+        Default cost per metre of world distance added to the appearance distance.
+    index : {"exact", "faiss"}
+        Search backend: exact numpy search, or a faiss inner-product index over the per-identity mean
+        features that preselects ``faiss_candidates`` identities before the exact comparison (faiss
+        is imported only then; without it the gallery warns and searches exactly).
+    faiss_candidates : int
+    initial_capacity : int
+        Identities allocated up front; the storage doubles when full.
+    """
+
+    def __init__(self, bank_size=32, max_frame_ranges=64, position_history=30, max_distance=0.3,
+                 world_gate_metres=0.5, world_weight=0.5, index="exact", faiss_candidates=256,
+                 initial_capacity=64):
+        if bank_size < 1 or max_frame_ranges < 1 or position_history < 1:
+            raise ValueError("bank_size, max_frame_ranges and position_history must be >= 1")
+        if index not in ("exact", "faiss"):
+            raise ValueError(f"index must be 'exact' or 'faiss', got {index!r}")
+        self.bank_size = int(bank_size)
+        self.max_frame_ranges = int(max_frame_ranges)
+        self.position_history = int(position_history)
+        self.max_distance = float(max_distance)
+        self.world_gate_metres = float(world_gate_metres)
+        self.world_weight = float(world_weight)
+        self.faiss_candidates = int(faiss_candidates)
+        self._faiss = None
+        self._faiss_index = None
+        self._faiss_dirty = True
+        if index == "faiss":
+            try:
+                import faiss
+                self._faiss = faiss
+            except ImportError:
+                log.warning("gallery: faiss requested but not installed, using exact search")
+        self.feature_dim = None
+        self.size = 0
+        self._row_of = {}
+        self._allocate(max(1, int(initial_capacity)))
+
+    # ------------------------------------------------------------------ storage
+    def _allocate(self, capacity):
+        self._ids = np.zeros(capacity, dtype=np.int64)
+        self._labels = np.zeros(capacity, dtype=np.int64)
+        self._bank_count = np.zeros(capacity, dtype=np.int64)
+        self._bank_next = np.zeros(capacity, dtype=np.int64)
+        self._mean_count = np.zeros(capacity, dtype=np.int64)
+        self._position_ring = np.full((capacity, self.position_history, 3), np.nan)
+        self._position_count = np.zeros(capacity, dtype=np.int64)
+        self._position_next = np.zeros(capacity, dtype=np.int64)
+        self._positions = np.full((capacity, 3), np.nan)
+        self._n_observations = np.zeros(capacity, dtype=np.int64)
+        self._ranges = []
+        self._bank = None
+        self._mean_sum = None
+        self._means = None
+        if self.feature_dim is not None:
+            self._allocate_features(capacity, self.feature_dim)
+
+    def _allocate_features(self, capacity, dim):
+        self._bank = np.zeros((capacity, self.bank_size, dim), dtype=np.float32)
+        self._mean_sum = np.zeros((capacity, dim), dtype=np.float64)
+        self._means = np.zeros((capacity, dim), dtype=np.float32)
+
+    @property
+    def capacity(self):
+        return len(self._ids)
+
+    def _grow(self):
+        old = {name: getattr(self, name) for name in (
+            "_ids", "_labels", "_bank_count", "_bank_next", "_mean_count", "_position_ring",
+            "_position_count", "_position_next", "_positions", "_n_observations", "_bank",
+            "_mean_sum", "_means")}
+        ranges = self._ranges
+        self._allocate(2 * self.capacity)
+        for name, array in old.items():
+            if array is not None:
+                getattr(self, name)[:len(array)] = array
+        self._ranges = ranges
+
+    def _row(self, track_id, label):
+        row = self._row_of.get(track_id)
+        if row is None:
+            if self.size == self.capacity:
+                self._grow()
+            row = self.size
+            self.size += 1
+            self._row_of[track_id] = row
+            self._ids[row] = track_id
+            self._labels[row] = label
+            self._ranges.append([])
+        return row
+
+    # ------------------------------------------------------------------ updates
+    def __len__(self):
+        return self.size
+
+    def __contains__(self, track_id):
+        return int(track_id) in self._row_of
+
+    @property
+    def ids(self):
+        """Identities stored, (N,) int64, in insertion order."""
+        return self._ids[:self.size].copy()
+
+    @property
+    def max_id(self):
+        """Largest stored identity, or 0 when empty."""
+        return int(self._ids[:self.size].max()) if self.size else 0
+
+    def label_of(self, track_id):
+        return int(self._labels[self._row_of[int(track_id)]])
+
+    def add(self, track_id, label, feature=None, world_position=None, frame_index=None):
+        """Record one observation of an identity (creating it if new). Cost: O(D + bounds).
+
+        Parameters
+        ----------
+        track_id : int
+        label : int
+            NYU40 class; an identity keeps the class it was created with.
+        feature : ndarray (D,), optional
+            L2-normalised appearance feature.
+        world_position : ndarray (3,), optional
+            Metres.
+        frame_index : int, optional
+            Frame of the observation; counted in the identity's frame ranges.
+        """
+        track_id = int(track_id)
+        row = self._row(track_id, int(label))
+        if feature is not None:
+            self._add_feature(row, np.asarray(feature, dtype=np.float32).reshape(-1))
+        if world_position is not None:
+            self._add_position(row, np.asarray(world_position, dtype=np.float64).reshape(3))
+        if frame_index is not None:
+            self._add_frame(row, int(frame_index))
+
+    def _add_feature(self, row, feature):
+        if self.feature_dim is None:
+            self.feature_dim = feature.size
+            self._allocate_features(self.capacity, feature.size)
+        if feature.size != self.feature_dim:
+            raise ValueError(f"feature of length {feature.size}, the gallery holds {self.feature_dim}")
+        slot = self._bank_next[row]
+        self._bank[row, slot] = feature
+        self._bank_next[row] = (slot + 1) % self.bank_size
+        self._bank_count[row] = min(self._bank_count[row] + 1, self.bank_size)
+        self._mean_sum[row] += feature
+        self._mean_count[row] += 1
+        norm = np.linalg.norm(self._mean_sum[row])
+        if norm > 0:
+            self._means[row] = self._mean_sum[row] / norm
+        self._faiss_dirty = True
+
+    def _add_position(self, row, position):
+        if not np.all(np.isfinite(position)):
+            return
+        slot = self._position_next[row]
+        self._position_ring[row, slot] = position
+        self._position_next[row] = (slot + 1) % self.position_history
+        self._position_count[row] = min(self._position_count[row] + 1, self.position_history)
+        self._positions[row] = np.median(self._position_ring[row, :self._position_count[row]], axis=0)
+
+    def _add_frame(self, row, frame_index):
+        self._n_observations[row] += 1
+        ranges = self._ranges[row]
+        if ranges and ranges[-1][0] <= frame_index <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], frame_index)
+            return
+        ranges.append([frame_index, frame_index])
+        if len(ranges) > self.max_frame_ranges:
+            gaps = [abs(ranges[i + 1][0] - ranges[i][1]) for i in range(len(ranges) - 1)]
+            i = int(np.argmin(gaps))
+            ranges[i] = [min(ranges[i][0], ranges[i + 1][0]), max(ranges[i][1], ranges[i + 1][1])]
+            del ranges[i + 1]
+
+    # ------------------------------------------------------------------ reading
+    def world_position(self, track_id):
+        """Median recent world position of an identity, (3,) metres, or None."""
+        position = self._positions[self._row_of[int(track_id)]]
+        return position.copy() if np.all(np.isfinite(position)) else None
+
+    def features(self, track_id):
+        """Stored recent features of an identity, KxD float32 (K <= bank_size)."""
+        row = self._row_of[int(track_id)]
+        if self._bank is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._bank[row, :self._bank_count[row]].copy()
+
+    def mean_feature(self, track_id):
+        """L2-normalised running mean of all features of an identity, (D,), or None."""
+        row = self._row_of[int(track_id)]
+        return self._means[row].copy() if self._mean_count[row] else None
+
+    def frames(self, track_id):
+        """Frame ranges ``[(first, last), ...]`` where an identity was seen."""
+        return [tuple(r) for r in self._ranges[self._row_of[int(track_id)]]]
+
+    def entry(self, track_id):
+        """Everything known about one identity, as a :class:`GalleryResult` (distance NaN)."""
+        return self._result(self._row_of[int(track_id)], float("nan"))
+
+    def _result(self, row, distance):
+        track_id = int(self._ids[row])
+        return GalleryResult(track_id=track_id, distance=float(distance), label=int(self._labels[row]),
+                             world_position=self.world_position(track_id), frames=self.frames(track_id),
+                             n_observations=int(self._n_observations[row]))
+
+    # ------------------------------------------------------------------ search
+    def _candidate_rows(self, queries, labels=None):
+        """Rows worth comparing: all, or a faiss preselection of the closest mean features."""
+        if self._faiss is None or self._bank is None or self.size <= self.faiss_candidates:
+            return np.arange(self.size)
+        if self._faiss_dirty or self._faiss_index is None:
+            index = self._faiss.IndexFlatIP(self.feature_dim)
+            index.add(np.ascontiguousarray(self._means[:self.size]))
+            self._faiss_index, self._faiss_dirty = index, False
+        _, found = self._faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32),
+                                            self.faiss_candidates)
+        rows = np.unique(found[found >= 0])
+        return rows.astype(np.int64)
+
+    def appearance_distances(self, queries, rows=None):
+        """Cosine distance of each query to each identity's closest stored feature or mean.
+
+        Parameters
+        ----------
+        queries : ndarray, QxD
+            L2-normalised features.
+        rows : ndarray of int, optional
+            Storage rows to compare (all by default).
+
+        Returns
+        -------
+        ndarray, QxR float
+            In [0, 2]; NaN where the identity has no feature.
+        """
+        queries = np.asarray(queries, dtype=np.float32).reshape(len(queries), -1)
+        rows = np.arange(self.size) if rows is None else np.asarray(rows, dtype=np.int64)
+        distances = np.full((len(queries), len(rows)), np.nan)
+        if self._bank is None or not len(rows) or not len(queries):
+            return distances
+        if queries.shape[1] != self.feature_dim:
+            raise ValueError(f"query features of length {queries.shape[1]}, the gallery holds "
+                             f"{self.feature_dim}")
+        if len(rows) == self.size and self.size:
+            bank = self._bank[:self.size]            # a view: no copy of the whole bank
+        else:
+            bank = self._bank[rows]
+        n_rows = len(rows)
+        similarity = _inner_products(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
+            n_rows, self.bank_size, len(queries))
+        filled = np.arange(self.bank_size)[None, :] < self._bank_count[rows][:, None]
+        similarity = np.where(filled[:, :, None], similarity, -np.inf).max(axis=1)      # R x Q
+        similarity = np.maximum(similarity, _inner_products(self._means[rows], queries))
+        has_feature = self._mean_count[rows] > 0
+        distances[:, has_feature] = np.clip(1.0 - similarity[has_feature].T, 0.0, 2.0)
+        return distances
+
+    def cost_matrix(self, features, labels, world_positions=None, exclude_ids=(), max_distance=None,
+                    world_gate_metres=None, world_weight=None):
+        """Matching cost of queries against the stored identities.
+
+        ``cost = appearance distance + world_weight * world distance (metres)``. A pair is forbidden
+        (``INFTY_COST``) when the classes differ, the identity is excluded, the appearance distance
+        exceeds ``max_distance``, or both world positions are known and farther apart than
+        ``world_gate_metres``. When either side has no feature, a pair is allowed only when both
+        world positions are known (within the gate), and its appearance term is ``max_distance``.
+
+        Parameters
+        ----------
+        features : sequence of ((D,) ndarray or None), length Q
+        labels : sequence of int, length Q
+        world_positions : sequence of ((3,) ndarray or None), optional
+        exclude_ids : iterable of int
+            Identities that may not match (the live tracks).
+        max_distance, world_weight : float, optional
+            Override the gallery's defaults.
+        world_gate_metres : float or sequence of float (one per query), optional
+            Overrides the gallery's default world gate.
+
+        Returns
+        -------
+        ids : ndarray, (R,) int64
+            Candidate identities (columns).
+        cost : ndarray, QxR float
+        """
+        max_distance = self.max_distance if max_distance is None else max_distance
+        world_gate_metres = self.world_gate_metres if world_gate_metres is None else world_gate_metres
+        world_gate_metres = np.broadcast_to(np.asarray(world_gate_metres, dtype=np.float64),
+                                            (len(labels),))[:, None]
+        world_weight = self.world_weight if world_weight is None else world_weight
+        n_queries = len(labels)
+        labels = np.asarray(labels, dtype=np.int64).reshape(n_queries)
+        if world_positions is None:
+            world_positions = [None] * n_queries
+        excluded = np.zeros(self.size, dtype=bool)
+        for track_id in exclude_ids:
+            row = self._row_of.get(int(track_id))
+            if row is not None:
+                excluded[row] = True
+        keep = ~excluded & np.isin(self._labels[:self.size], labels)
+        with_feature = [q for q in range(n_queries) if features[q] is not None]
+        searchable = bool(with_feature) and self._bank is not None
+        candidates = np.arange(self.size)
+        if searchable:
+            queries = np.stack([features[q] for q in with_feature]).astype(np.float32)
+            queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+            candidates = self._candidate_rows(queries)
+        rows = candidates[keep[candidates]]
+        cost = np.full((n_queries, len(rows)), INFTY_COST)
+        if not len(rows):
+            return self._ids[rows].copy(), cost
+        appearance = np.full((n_queries, len(rows)), np.nan)
+        if searchable:
+            if len(candidates) == self.size:
+                # all rows at once through a view of the bank, then keep the wanted columns
+                appearance[with_feature] = self.appearance_distances(queries)[:, rows]
+            else:
+                appearance[with_feature] = self.appearance_distances(queries, rows)
+        positions = np.full((n_queries, 3), np.nan)
+        for q, position in enumerate(world_positions):
+            if position is not None:
+                positions[q] = position
+        world = np.linalg.norm(positions[:, None, :] - self._positions[rows][None, :, :], axis=2)
+        world_known = np.isfinite(world)
+        appearance_known = np.isfinite(appearance)
+        allowed = (labels[:, None] == self._labels[rows][None, :])
+        allowed &= np.where(appearance_known, appearance <= max_distance, world_known)
+        allowed &= ~world_known | (world <= world_gate_metres)
+        total = np.where(appearance_known, appearance, max_distance)
+        total = total + world_weight * np.where(world_known, world, 0.0)
+        cost[allowed] = total[allowed]
+        return self._ids[rows].copy(), cost
+
+    def assign(self, features, labels, world_positions=None, exclude_ids=(), **gates):
+        """One-to-one assignment of several queries to stored identities (lap.lapjv).
+
+        Arguments as in :meth:`cost_matrix`. Returns a list, one entry per query, of
+        ``(track_id, cost)`` or None.
+        """
+        ids, cost = self.cost_matrix(features, labels, world_positions, exclude_ids, **gates)
+        result = [None] * len(labels)
+        matches, _, _ = solve_assignment(cost, INFTY_COST / 2)
+        for query, column in matches:
+            result[query] = (int(ids[column]), float(cost[query, column]))
+        return result
+
+    def match(self, feature, label, world_position=None, exclude_ids=(), **gates):
+        """The stored identity a detection most likely is, or None.
+
+        Parameters
+        ----------
+        feature : ndarray (D,) or None
+            L2-normalised appearance feature.
+        label : int
+            Only identities of this class can match.
+        world_position : ndarray (3,), optional
+            Metres; with a known stored position farther than the world gate, never a match.
+        exclude_ids : iterable of int
+            Identities that may not be returned (e.g. the live tracks).
+        **gates
+            ``max_distance``, ``world_gate_metres``, ``world_weight`` overrides.
+
+        Returns
+        -------
+        (int, float) or None
+            ``(track_id, cost)`` of the cheapest allowed identity.
+        """
+        ids, cost = self.cost_matrix([feature], [label], [world_position], exclude_ids, **gates)
+        if not len(ids) or cost.min() >= INFTY_COST:
+            return None
+        column = int(np.argmin(cost[0]))
+        return int(ids[column]), float(cost[0, column])
+
+    def query(self, feature, label=None, k=5):
+        """Where did I see it? The ``k`` identities whose appearance is closest to ``feature``.
+
+        Parameters
+        ----------
+        feature : ndarray (D,)
+            L2-normalised query feature (e.g. from the same embedder as the tracker's).
+        label : int, optional
+            Restrict to one class.
+        k : int
+
+        Returns
+        -------
+        list of GalleryResult
+            Closest first; identities without features are left out.
+        """
+        if self._bank is None or not self.size:
+            return []
+        query = np.asarray(feature, dtype=np.float32).reshape(1, -1)
+        query = query / np.linalg.norm(query)
+        rows = self._candidate_rows(query)
+        if label is not None:
+            rows = rows[self._labels[rows] == int(label)]
+        distances = self.appearance_distances(query, rows)[0]
+        order = [i for i in np.argsort(distances, kind="stable") if np.isfinite(distances[i])][:k]
+        return [self._result(rows[i], distances[i]) for i in order]
+
+    # ------------------------------------------------------------------ files
+    def save(self, path):
+        """Write the gallery to one ``.npz`` file, atomically (temporary file + ``os.replace``)."""
+        path = Path(path)
+        n = self.size
+        dim = self.feature_dim or 0
+        offsets = np.cumsum([0] + [len(r) for r in self._ranges[:n]]).astype(np.int64)
+        ranges = np.array([r for rs in self._ranges[:n] for r in rs], dtype=np.int64).reshape(-1, 2)
+        arrays = {
+            "format_version": np.int64(FORMAT_VERSION),
+            "settings": np.array([self.bank_size, self.max_frame_ranges, self.position_history], dtype=np.int64),
+            "gates": np.array([self.max_distance, self.world_gate_metres, self.world_weight]),
+            "ids": self._ids[:n], "labels": self._labels[:n],
+            "bank": self._bank[:n] if self._bank is not None else np.zeros((n, self.bank_size, 0), np.float32),
+            "bank_count": self._bank_count[:n], "bank_next": self._bank_next[:n],
+            "mean_sum": self._mean_sum[:n] if self._mean_sum is not None else np.zeros((n, 0)),
+            "mean_count": self._mean_count[:n],
+            "position_ring": self._position_ring[:n], "position_count": self._position_count[:n],
+            "position_next": self._position_next[:n], "n_observations": self._n_observations[:n],
+            "range_offsets": offsets, "ranges": ranges,
+            "feature_dim": np.int64(dim),
+        }
+        with atomic_output(path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path, **overrides):
+        """Read a gallery written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+        **overrides
+            Constructor arguments that replace the stored gates (``max_distance``, ``index``, ...).
+
+        Raises
+        ------
+        FileNotFoundError
+            No such file.
+        GalleryFileError
+            The file is not a readable gallery (the message names it).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: gallery file not found")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            raise GalleryFileError(f"{path}: not a gallery file ({error})") from error
+        try:
+            return cls._from_arrays(arrays, overrides)
+        except (KeyError, ValueError, IndexError, TypeError) as error:
+            raise GalleryFileError(f"{path}: corrupt or incompatible gallery file ({error!r})") from error
+
+    @classmethod
+    def _from_arrays(cls, arrays, overrides):
+        version = int(arrays["format_version"])
+        if version != FORMAT_VERSION:
+            raise ValueError(f"format version {version}, this code reads {FORMAT_VERSION}")
+        bank_size, max_frame_ranges, position_history = (int(v) for v in arrays["settings"])
+        max_distance, world_gate_metres, world_weight = (float(v) for v in arrays["gates"])
+        settings = dict(bank_size=bank_size, max_frame_ranges=max_frame_ranges,
+                        position_history=position_history, max_distance=max_distance,
+                        world_gate_metres=world_gate_metres, world_weight=world_weight)
+        settings.update(overrides)
+        n = len(arrays["ids"])
+        gallery = cls(initial_capacity=max(n, 1), **settings)
+        dim = int(arrays["feature_dim"])
+        expected = {
+            "labels": (n,), "bank": (n, bank_size, dim), "bank_count": (n,), "bank_next": (n,),
+            "mean_sum": (n, dim), "mean_count": (n,), "position_ring": (n, position_history, 3),
+            "position_count": (n,), "position_next": (n,), "n_observations": (n,), "range_offsets": (n + 1,),
+        }
+        for key, shape in expected.items():
+            if arrays[key].shape != shape:
+                raise ValueError(f"{key} has shape {arrays[key].shape}, expected {shape}")
+        ids = arrays["ids"].astype(np.int64)
+        if len(set(ids.tolist())) != n:
+            raise ValueError("duplicate identities")
+        if dim:
+            gallery.feature_dim = dim
+            gallery._allocate_features(gallery.capacity, dim)
+            gallery._bank[:n] = arrays["bank"]
+            gallery._mean_sum[:n] = arrays["mean_sum"]
+            norms = np.linalg.norm(arrays["mean_sum"], axis=1, keepdims=True)
+            gallery._means[:n] = np.where(norms > 0, arrays["mean_sum"] / np.where(norms > 0, norms, 1), 0)
+        gallery._ids[:n] = ids
+        gallery._labels[:n] = arrays["labels"]
+        for key in ("bank_count", "bank_next", "mean_count", "position_ring", "position_count",
+                    "position_next", "n_observations"):
+            getattr(gallery, "_" + key)[:n] = arrays[key]
+        offsets, ranges = arrays["range_offsets"], arrays["ranges"].reshape(-1, 2)
+        gallery._ranges = [ranges[offsets[i]:offsets[i + 1]].tolist() for i in range(n)]
+        for row in range(n):
+            count = gallery._position_count[row]
+            if count:
+                gallery._positions[row] = np.median(gallery._position_ring[row, :count], axis=0)
+        gallery._row_of = {int(track_id): row for row, track_id in enumerate(ids)}
+        gallery.size = n
+        return gallery

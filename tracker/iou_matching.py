@@ -1,0 +1,61 @@
+"""Intersection-over-union cost between track boxes and detection boxes."""
+import numpy as np
+
+from .linear_assignment import INFTY_COST
+
+
+def iou(tlwh, candidates):
+    """Intersection over union of one box with each candidate box.
+
+    Parameters
+    ----------
+    tlwh : ndarray, (4,)
+        A box ``(x, y, w, h)``, pixels.
+    candidates : ndarray, Nx4
+        Boxes in the same format.
+
+    Returns
+    -------
+    ndarray, (N,)
+        IoU in [0, 1].
+    """
+    candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, 4)
+    top_left, bottom_right = tlwh[:2], tlwh[:2] + tlwh[2:]
+    candidates_top_left = candidates[:, :2]
+    candidates_bottom_right = candidates[:, :2] + candidates[:, 2:]
+    overlap_top_left = np.maximum(top_left, candidates_top_left)
+    overlap_bottom_right = np.minimum(bottom_right, candidates_bottom_right)
+    overlap_size = np.maximum(0.0, overlap_bottom_right - overlap_top_left)
+    area_intersection = overlap_size.prod(axis=1)
+    area_box = tlwh[2:].prod()
+    area_candidates = candidates[:, 2:].prod(axis=1)
+    return area_intersection / (area_box + area_candidates - area_intersection)
+
+
+def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
+    """``1 - IoU`` between predicted track boxes and detections, label-gated.
+
+    Tracks not updated in the previous frame get ``INFTY_COST`` (as in deepSORT: their predicted box
+    is too uncertain for IoU), and so do detections of another class than the track.
+
+    Returns
+    -------
+    ndarray, (len(track_indices), len(detection_indices))
+    """
+    if track_indices is None:
+        track_indices = np.arange(len(tracks))
+    if detection_indices is None:
+        detection_indices = np.arange(len(detections))
+    cost_matrix = np.zeros((len(track_indices), len(detection_indices)))
+    if cost_matrix.size == 0:
+        return cost_matrix
+    candidates = np.asarray([detections[i].tlwh for i in detection_indices])
+    labels = np.asarray([detections[i].label for i in detection_indices])
+    for row, track_index in enumerate(track_indices):
+        track = tracks[track_index]
+        if track.time_since_update > 1:
+            cost_matrix[row, :] = INFTY_COST
+            continue
+        cost_matrix[row, :] = 1.0 - iou(track.to_tlwh(), candidates)
+        cost_matrix[row, labels != track.label] = INFTY_COST
+    return cost_matrix

@@ -1,0 +1,135 @@
+"""Assignment of detections to tracks: min-cost matching (lap.lapjv), matching cascade, gating.
+
+Cost functions have the signature ``cost(tracks, detections, track_indices, detection_indices) ->
+ndarray (len(track_indices), len(detection_indices))``; an entry of ``INFTY_COST`` (or anything
+above ``max_distance``) forbids that pair.
+"""
+import lap
+import numpy as np
+
+from .kalman_filter import CHI2INV95
+
+INFTY_COST = 1e5
+"""Cost of a forbidden pair."""
+
+
+def solve_assignment(cost_matrix, max_distance):
+    """Minimum-cost one-to-one assignment of rows to columns, pairs above ``max_distance`` refused.
+
+    Parameters
+    ----------
+    cost_matrix : ndarray, NxM
+        Finite costs (``INFTY_COST`` for forbidden pairs; non-finite entries count as forbidden).
+    max_distance : float
+        Pairs costing more than this are never assigned.
+
+    Returns
+    -------
+    matches : list of (int, int)
+        ``(row, column)`` pairs.
+    unmatched_rows, unmatched_columns : list of int
+    """
+    cost_matrix = np.array(cost_matrix, dtype=np.float64)
+    n_rows, n_cols = cost_matrix.shape
+    if n_rows == 0 or n_cols == 0:
+        return [], list(range(n_rows)), list(range(n_cols))
+    cost_matrix[~np.isfinite(cost_matrix)] = INFTY_COST
+    cost_matrix[cost_matrix > max_distance] = max_distance + 1e-5
+    _, row_to_column, _ = lap.lapjv(cost_matrix, extend_cost=True, cost_limit=max_distance + 1e-6)
+    matches = [(row, int(col)) for row, col in enumerate(row_to_column)
+               if col >= 0 and cost_matrix[row, col] <= max_distance]
+    matched_rows = {row for row, _ in matches}
+    matched_cols = {col for _, col in matches}
+    unmatched_rows = [row for row in range(n_rows) if row not in matched_rows]
+    unmatched_cols = [col for col in range(n_cols) if col not in matched_cols]
+    return matches, unmatched_rows, unmatched_cols
+
+
+def min_cost_matching(distance_metric, max_distance, tracks, detections, track_indices=None,
+                      detection_indices=None):
+    """Solve the assignment of detections to tracks for one cost function.
+
+    Parameters
+    ----------
+    distance_metric : callable
+        ``(tracks, detections, track_indices, detection_indices) -> ndarray`` cost matrix.
+    max_distance : float
+        Gate: pairs costing more are never matched.
+    tracks, detections : list
+    track_indices, detection_indices : list of int, optional
+        The subsets to match (all by default).
+
+    Returns
+    -------
+    matches : list of (int, int)
+        ``(track index, detection index)`` pairs.
+    unmatched_tracks, unmatched_detections : list of int
+    """
+    if track_indices is None:
+        track_indices = list(range(len(tracks)))
+    if detection_indices is None:
+        detection_indices = list(range(len(detections)))
+    if len(track_indices) == 0 or len(detection_indices) == 0:
+        return [], list(track_indices), list(detection_indices)
+    cost_matrix = distance_metric(tracks, detections, track_indices, detection_indices)
+    pairs, rows, cols = solve_assignment(cost_matrix, max_distance)
+    matches = [(track_indices[row], detection_indices[col]) for row, col in pairs]
+    return matches, [track_indices[row] for row in rows], [detection_indices[col] for col in cols]
+
+
+def matching_cascade(distance_metric, max_distance, cascade_depth, tracks, detections,
+                     track_indices=None, detection_indices=None):
+    """deepSORT's matching cascade: tracks seen more recently choose their detections first.
+
+    Parameters
+    ----------
+    cascade_depth : int
+        Number of levels, normally the maximum track age; level ``k`` holds the tracks whose
+        ``time_since_update`` is ``k + 1``.
+    Others as in :func:`min_cost_matching`.
+
+    Returns
+    -------
+    matches, unmatched_tracks, unmatched_detections
+        As in :func:`min_cost_matching`.
+    """
+    if track_indices is None:
+        track_indices = list(range(len(tracks)))
+    if detection_indices is None:
+        detection_indices = list(range(len(detections)))
+    unmatched_detections = list(detection_indices)
+    matches = []
+    for level in range(cascade_depth):
+        if not unmatched_detections:
+            break
+        level_tracks = [k for k in track_indices if tracks[k].time_since_update == 1 + level]
+        if not level_tracks:
+            continue
+        level_matches, _, unmatched_detections = min_cost_matching(
+            distance_metric, max_distance, tracks, detections, level_tracks, unmatched_detections)
+        matches += level_matches
+    matched = {k for k, _ in matches}
+    unmatched_tracks = [k for k in track_indices if k not in matched]
+    return matches, unmatched_tracks, unmatched_detections
+
+
+def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_indices,
+                     gated_cost=INFTY_COST, only_position=False):
+    """Forbid pairs whose detection box is implausible under the track's Kalman filter.
+
+    Entries whose squared Mahalanobis distance exceeds the chi-square 0.95 quantile (4 dof, or 2
+    with ``only_position``) are set to ``gated_cost``, in place.
+
+    Returns
+    -------
+    ndarray
+        The gated ``cost_matrix``.
+    """
+    if cost_matrix.size == 0:
+        return cost_matrix
+    gating_threshold = CHI2INV95[2 if only_position else 4]
+    measurements = np.asarray([detections[i].to_xyah() for i in detection_indices])
+    for row, track_index in enumerate(track_indices):
+        distances = tracks[track_index].kalman_filter.gating_distance(measurements, only_position)
+        cost_matrix[row, distances > gating_threshold] = gated_cost
+    return cost_matrix

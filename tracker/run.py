@@ -1,0 +1,120 @@
+"""Track the objects of one scene.
+
+``python -m tracker.run SCENE --root ROOT --detector gt|maskrcnn|file --out OUT``
+
+Writes ``OUT/SCENE.txt`` (MOTChallenge: ``frame,id,x,y,w,h,score,-1,-1,-1``, frame = ScanNet frame
+index + 1, only confirmed tracks updated in that frame), the long-term gallery
+``OUT/SCENE.gallery.npz`` beside it and, with ``--video``, an annotated ``OUT/SCENE.mp4``; prints a
+closing summary. A bad frame is skipped with a warning naming its file; a missing scene is a
+one-line error.
+"""
+import logging
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.data.scannet import SceneError, ScanNetScene, load_label_map
+
+from .detectors import DETECTORS, create_detector
+from .detectors.file import DetectionFileError
+from .draw import VideoWriter, draw_tracks
+from .gallery import LongTermGallery
+from .io import mot_lines, write_mot
+from .tracker import Tracker, TrackerConfig
+
+log = logging.getLogger("tracker")
+
+
+def load_embedder(spec, device=None):
+    """``default`` (the shipped model), a checkpoint path, or ``variant:NAME`` (untrained, for tests)."""
+    from reid.embedder import Embedder
+    if spec == "default":
+        return Embedder.default(device=device)
+    if spec.startswith("variant:"):
+        return Embedder.from_variant(spec.split(":", 1)[1], device=device)
+    return Embedder.from_checkpoint(spec, device=device)
+
+
+def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
+                use_depth=True):
+    """Run the tracker over a scene and write its outputs; returns the summary dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines, track_ids = [], set()
+    writer = VideoWriter(out_dir / f"{scene.name}.mp4") if video else None
+    frame_ids = scene.frame_ids[::frame_step][:max_frames]
+    needs_masks = getattr(detector, "name", "") == "gt"
+    started = time.perf_counter()
+    processed = 0
+    try:
+        for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
+            try:
+                frame = scene.read_frame(index, depth=use_depth, pose=use_depth, masks=needs_masks)
+            except SceneError as error:
+                log.warning("%s", error)
+                continue
+            tracks = tracker.update(detector(frame), frame=frame)
+            processed += 1
+            lines.extend(mot_lines(index + 1, tracks))
+            track_ids.update(track.track_id for track in tracks)
+            if writer is not None:
+                writer.write(draw_tracks(frame.rgb, tracks))
+    finally:
+        if writer is not None:
+            writer.close()
+    seconds = time.perf_counter() - started
+    write_mot(out_dir / f"{scene.name}.txt", lines)
+    tracker.gallery.save(out_dir / f"{scene.name}.gallery.npz")
+    return {"scene": scene.name, "frames": processed, "tracks": len(track_ids),
+            "reused_ids": tracker.reactivations, "seconds": seconds,
+            "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
+            "out": str(out_dir / f"{scene.name}.txt")}
+
+
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m tracker.run", description=__doc__.split("\n")[0])
+    parser.add_argument("scene", help="scene name (with --root) or path to the scene folder")
+    parser.add_argument("--root", help="dataset root holding scans/<scene> or <scene>")
+    parser.add_argument("--detector", choices=DETECTORS, default="gt")
+    parser.add_argument("--detections", help="detections file for --detector file")
+    parser.add_argument("--maskrcnn-weights", help="local Mask R-CNN state dict (default: torch hub cache)")
+    parser.add_argument("--out", default="out", help="output folder (default out/)")
+    parser.add_argument("--reid", default="default",
+                        help="re-ID model: 'default' (shipped), a checkpoint path, or variant:NAME (untrained)")
+    parser.add_argument("--gallery", help="a saved gallery to continue from (same room, later visit)")
+    parser.add_argument("--rgb-only", action="store_true", help="ignore depth and pose")
+    parser.add_argument("--video", action="store_true", help="also write an annotated mp4")
+    parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
+    parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
+    parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    setup_logging(quiet=args.quiet)
+    try:
+        label_map = load_label_map(args.label_map) if args.label_map else None
+        scene = ScanNetScene.open(args.scene, args.root, label_map=label_map)
+        if args.detector == "file":
+            if not args.detections:
+                parser.error("--detector file needs --detections FILE")
+            detector = create_detector("file", path=args.detections)
+        elif args.detector == "maskrcnn":
+            detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
+        else:
+            detector = create_detector("gt")
+        embedder = load_embedder(args.reid, device=args.device)
+        gallery = LongTermGallery.load(args.gallery) if args.gallery else None
+        tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
+        summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
+                              max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only)
+    except (SceneError, DetectionFileError, OSError, ValueError) as error:
+        fail(parser.prog, str(error))
+    print(f"{summary['scene']}: {summary['frames']} frames, {summary['tracks']} tracks, "
+          f"{summary['reused_ids']} IDs re-used from the gallery, {summary['frames_per_second']:.1f} frames/s "
+          f"-> {summary['out']}")
+
+
+if __name__ == "__main__":
+    main()

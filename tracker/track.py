@@ -1,0 +1,172 @@
+"""A single tracked object and its life cycle: tentative -> confirmed -> lost."""
+from collections import deque
+from enum import IntEnum
+
+import numpy as np
+
+from .feature_bank import FeatureBank
+from .kalman_filter import KalmanFilter
+
+
+class TrackState(IntEnum):
+    """Life-cycle state of a track.
+
+    A new track is ``Tentative`` until it has ``n_init`` consecutive hits, then ``Confirmed``. A
+    tentative track that misses a frame is ``Deleted`` (forgotten). A confirmed track not seen for
+    more than ``max_age`` frames is ``Lost``: it leaves the live set, its ID stays in the long-term
+    gallery and can come back.
+    """
+
+    Tentative = 1
+    Confirmed = 2
+    Lost = 3
+    Deleted = 4
+
+
+class Track:
+    """A tracked object: Kalman-filtered box, class, appearance features, world position.
+
+    Parameters
+    ----------
+    track_id : int
+        Unique identity.
+    detection : Detection
+        The first detection; its feature and world position seed the track.
+    frame_index : int
+        Frame of that detection.
+    n_init : int
+        Consecutive hits that confirm a tentative track.
+    max_age : int
+        Frames without a hit after which a confirmed track is lost.
+    feature_budget : int
+        Size of the feature bank.
+    world_history : int
+        Number of recent world positions whose median is the track's position.
+    confirmed : bool
+        Start confirmed (an identity brought back from the gallery).
+
+    Attributes
+    ----------
+    hits : int
+        Detections assigned so far.
+    age : int
+        Frames since the track started.
+    time_since_update : int
+        Frames since the last assigned detection (0 right after an update).
+    first_frame, last_frame : int
+        First and latest frame with an assigned detection.
+    features : FeatureBank
+    pending_observations : list of (int, ndarray or None, ndarray or None)
+        ``(frame, feature, world position)`` not yet copied to the long-term gallery (the tracker
+        copies them once the track is confirmed, then every frame; at most ``n_init`` accumulate).
+    """
+
+    def __init__(self, track_id, detection, frame_index, n_init=3, max_age=30, feature_budget=100,
+                 world_history=30, confirmed=False):
+        self.track_id = int(track_id)
+        self.label = detection.label
+        self.score = detection.score
+        self.kalman_filter = KalmanFilter(detection.to_xyah())
+        self.state = TrackState.Confirmed if confirmed or n_init <= 1 else TrackState.Tentative
+        self.hits = 1
+        self.age = 1
+        self.time_since_update = 0
+        self.first_frame = self.last_frame = int(frame_index)
+        self.n_init = n_init
+        self.max_age = max_age
+        self.features = FeatureBank(feature_budget)
+        self._world_positions = deque(maxlen=world_history)
+        self.last_detection = detection
+        self.pending_observations = []
+        self._observe(detection, frame_index)
+
+    def _observe(self, detection, frame_index):
+        self.pending_observations.append((int(frame_index), detection.feature, detection.world_position))
+        if detection.feature is not None:
+            self.features.add(detection.feature)
+        if detection.world_position is not None:
+            self._world_positions.append(detection.world_position)
+
+    def to_tlwh(self):
+        """Current box estimate ``(x, y, w, h)``, pixels; (4,) ndarray."""
+        box = self.kalman_filter.mean[:4].copy()
+        box[2] *= box[3]
+        box[:2] -= box[2:] / 2
+        return box
+
+    def to_tlbr(self):
+        """Current box estimate ``(min x, min y, max x, max y)``, pixels; (4,) ndarray."""
+        box = self.to_tlwh()
+        box[2:] += box[:2]
+        return box
+
+    @property
+    def world_position(self):
+        """Median of the recent world positions, (3,) metres, or None when none is known."""
+        if not self._world_positions:
+            return None
+        return np.median(np.asarray(self._world_positions), axis=0)
+
+    @property
+    def world_positions(self):
+        """The recent world positions, Kx3 metres (at most ``world_history``)."""
+        return np.asarray(self._world_positions).reshape(-1, 3)
+
+    def remember(self, features=(), world_position=None):
+        """Seed the track with what is known of its identity (features KxD, position (3,) metres),
+        e.g. from the long-term gallery when an old identity comes back."""
+        for feature in features:
+            self.features.add(feature)
+        if world_position is not None:
+            self._world_positions.append(np.asarray(world_position, dtype=np.float64))
+
+    def predict(self):
+        """Advance the Kalman filter one frame (call once per frame, before matching)."""
+        self.kalman_filter.predict()
+        self.age += 1
+        self.time_since_update += 1
+
+    def update(self, detection, frame_index):
+        """Assign a detection: correct the filter, store its feature and position, count the hit."""
+        self.kalman_filter.update(detection.to_xyah())
+        self._count_hit(detection, frame_index)
+
+    def reacquire(self, detection, frame_index):
+        """Assign a detection far from the predicted box (the object came back into view elsewhere):
+        restart the Kalman filter at the detection; identity, features and world position stay."""
+        self.kalman_filter = KalmanFilter(detection.to_xyah())
+        self._count_hit(detection, frame_index)
+
+    def _count_hit(self, detection, frame_index):
+        self._observe(detection, frame_index)
+        self.label = detection.label
+        self.score = detection.score
+        self.last_detection = detection
+        self.hits += 1
+        self.time_since_update = 0
+        self.last_frame = int(frame_index)
+        if self.state == TrackState.Tentative and self.hits >= self.n_init:
+            self.state = TrackState.Confirmed
+
+    def mark_missed(self):
+        """No detection this frame: a tentative track is deleted, an old confirmed one is lost."""
+        if self.state == TrackState.Tentative:
+            self.state = TrackState.Deleted
+        elif self.time_since_update > self.max_age:
+            self.state = TrackState.Lost
+
+    def is_tentative(self):
+        return self.state == TrackState.Tentative
+
+    def is_confirmed(self):
+        return self.state == TrackState.Confirmed
+
+    def is_lost(self):
+        return self.state == TrackState.Lost
+
+    def is_deleted(self):
+        return self.state == TrackState.Deleted
+
+    def __repr__(self):
+        return (f"Track(id={self.track_id}, label={self.label}, state={self.state.name}, "
+                f"hits={self.hits}, time_since_update={self.time_since_update})")

@@ -1,0 +1,420 @@
+"""The online tracker: deepSORT's loop plus a long-term gallery and a static-world cue.
+
+Per frame: predict every track (Kalman); match confirmed tracks by appearance in a cascade by time
+since update (gated by class, by the Kalman Mahalanobis distance and, when both are known, by world
+distance); match the rest by IoU; give a confirmed track that was out of sight back a detection of its
+class that looks like it (and, when known, sits where it was), wherever it appears in the image; then
+compare the remaining detections with the long-term gallery so that a returning object gets its old
+ID, and start new tracks for the others. Confirmed tracks not seen for ``max_age`` frames are lost:
+they leave the live set and stay in the gallery.
+"""
+import logging
+from dataclasses import dataclass, field
+from typing import FrozenSet
+
+import numpy as np
+
+from reid.data.nyu40 import STRUCTURE_LABELS
+
+from . import iou_matching, linear_assignment, nn_matching
+from .detection import invalid_reason, normalized, sanitize, touches_border
+from .gallery import LongTermGallery
+from .linear_assignment import INFTY_COST
+from .track import Track
+from .world import world_position
+
+log = logging.getLogger("tracker")
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker settings.
+
+    Attributes
+    ----------
+    max_cosine_distance : float
+        Appearance gate (cosine distance) for matching detections to live tracks.
+    nn_budget : int
+        Features kept per live track (nearest-neighbour appearance bank).
+    max_iou_distance : float
+        Gate of the IoU stage (``1 - IoU``).
+    max_age : int
+        Frames (``update`` calls) a confirmed track may go unseen before it is lost (it leaves the
+        live set; its identity stays in the gallery).
+    n_init : int
+        Consecutive hits that confirm a new track.
+    gallery_max_distance : float
+        Appearance gate for giving a detection the ID of a lost (or out-of-sight) identity.
+    world_gate_metres : float
+        Known world positions farther apart than this never match (static scene).
+    truncated_world_gate_metres : float
+        The same gate for a detection cut by the image border (its position is that of the visible
+        part only).
+    border_margin : float
+        Pixels from the image border within which a box counts as truncated.
+    world_weight : float
+        Cost added per metre of world distance.
+    world_replaces_motion_gate : bool
+        When both world positions are known and within the gate, skip the image-space Mahalanobis
+        gate (a static object's image motion comes only from the camera, which the world cue already
+        accounts for).
+    world_history : int
+        World positions kept per track; the track's position is their median.
+    gallery_bank_size : int
+        Recent features kept per identity in the gallery.
+    gallery_max_frame_ranges : int
+        Bound on the frame ranges stored per identity.
+    gallery_index : {"exact", "faiss"}
+    min_score : float
+        Detections scoring lower are ignored.
+    ignored_labels : frozenset of int
+        Classes not tracked (NYU40 wall, floor, ceiling by default).
+    min_valid_depths : int
+        Fewest valid depths under a mask to compute a world position.
+    """
+
+    max_cosine_distance: float = 0.3
+    nn_budget: int = 100
+    max_iou_distance: float = 0.7
+    max_age: int = 30
+    n_init: int = 3
+    gallery_max_distance: float = 0.3
+    world_gate_metres: float = 0.5
+    truncated_world_gate_metres: float = 1.5
+    border_margin: float = 2.0
+    world_weight: float = 0.5
+    world_replaces_motion_gate: bool = True
+    world_history: int = 30
+    gallery_bank_size: int = 32
+    gallery_max_frame_ranges: int = 64
+    gallery_index: str = "exact"
+    min_score: float = 0.0
+    ignored_labels: FrozenSet[int] = field(default_factory=lambda: frozenset(STRUCTURE_LABELS))
+    min_valid_depths: int = 10
+
+    def make_gallery(self):
+        """An empty :class:`LongTermGallery` with these settings."""
+        return LongTermGallery(bank_size=self.gallery_bank_size, max_frame_ranges=self.gallery_max_frame_ranges,
+                               position_history=self.world_history, max_distance=self.gallery_max_distance,
+                               world_gate_metres=self.world_gate_metres, world_weight=self.world_weight,
+                               index=self.gallery_index)
+
+
+def _common_feature_length(detections):
+    """The most frequent length of the finite 1-D features among detections, or None."""
+    lengths = [d.feature.size for d in detections
+               if d.feature is not None and d.feature.ndim == 1 and d.feature.size and np.all(np.isfinite(d.feature))]
+    if not lengths:
+        return None
+    values, counts = np.unique(lengths, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+class Tracker:
+    """Multi-object tracker for static objects seen by a moving camera.
+
+    Parameters
+    ----------
+    config : TrackerConfig, optional
+    embedder : object, optional
+        Anything with ``embed(rgb, boxes_tlwh, masks) -> NxD float32`` (L2-normalised); used for
+        detections that come without a feature, when the frame carries ``rgb``.
+    gallery : LongTermGallery, optional
+        An existing gallery (e.g. loaded from a previous visit of the same room); its identities can
+        come back, and new IDs start above its largest ID.
+
+    Attributes
+    ----------
+    tracks : list of Track
+        Live tracks (tentative and confirmed).
+    gallery : LongTermGallery
+        Every confirmed identity, live or lost.
+    frame_index : int or None
+        Index of the latest frame processed.
+    reactivations : int
+        How many times an identity came back from the gallery (a returning object got its old ID).
+    """
+
+    def __init__(self, config=None, embedder=None, gallery=None):
+        self.config = config if config is not None else TrackerConfig()
+        self.embedder = embedder
+        self.gallery = gallery if gallery is not None else self.config.make_gallery()
+        self.tracks = []
+        self.frame_index = None
+        self._frames_seen = 0
+        self._next_id = self.gallery.max_id + 1
+        self.reactivations = 0
+        self.feature_dim = self.gallery.feature_dim
+
+    # ------------------------------------------------------------------ public
+    def update(self, detections, frame=None):
+        """Process one frame.
+
+        Parameters
+        ----------
+        detections : list of Detection
+            This frame's detections; invalid ones are skipped with a warning.
+        frame : object, optional
+            With ``index`` and ``rgb`` (HxWx3 uint8) and optionally ``depth`` (metres, its own size),
+            ``pose`` (4x4 camera-to-world or None), ``intrinsic_color``, ``intrinsic_depth``, like
+            ``reid.data.scannet.Frame``. Without it, frames are numbered 0, 1, 2, ...
+
+        Returns
+        -------
+        list of Track
+            Confirmed tracks that were assigned a detection in this frame; ``track.last_detection``
+            is that detection.
+
+        Notes
+        -----
+        Kept detections are completed in place: a computed ``feature`` (L2-normalised) and
+        ``world_position`` are written into them.
+        """
+        index = getattr(frame, "index", None)
+        frame_index = int(index) if index is not None else self._frames_seen
+        self.frame_index = frame_index
+        self._frames_seen += 1
+        detections = self._prepare(list(detections or ()), frame)
+
+        for track in self.tracks:
+            track.predict()
+        matches, unmatched_tracks, unmatched_detections = self._match(detections)
+        for track_index, detection_index in matches:
+            self.tracks[track_index].update(detections[detection_index], frame_index)
+        reacquired, unmatched_tracks, unmatched_detections = self._reacquire(
+            detections, unmatched_tracks, unmatched_detections)
+        for track_index, detection_index in reacquired:
+            self.tracks[track_index].reacquire(detections[detection_index], frame_index)
+        for track_index in unmatched_tracks:
+            self.tracks[track_index].mark_missed()
+        self._start_tracks(detections, unmatched_detections, frame_index)
+        self._adopt_gallery_ids_on_confirmation()
+        self._record_in_gallery()
+        for track in self.tracks:
+            if track.is_lost():
+                log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
+        self.tracks = [t for t in self.tracks if not (t.is_lost() or t.is_deleted())]
+        return [t for t in self.tracks if t.is_confirmed() and t.time_since_update == 0]
+
+    @property
+    def confirmed_tracks(self):
+        return [t for t in self.tracks if t.is_confirmed()]
+
+    # ------------------------------------------------------------------ input
+    def _prepare(self, detections, frame):
+        """Validate detections, compute missing features and world positions."""
+        rgb = getattr(frame, "rgb", None)
+        image_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else None
+        if self.feature_dim is None:
+            self.feature_dim = _common_feature_length(detections)
+        kept = []
+        for detection in detections:
+            if detection.label in self.config.ignored_labels or detection.score < self.config.min_score:
+                continue
+            reason = invalid_reason(detection, image_size, self.feature_dim)
+            if reason:
+                log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
+                continue
+            detection = sanitize(detection, image_size)
+            if image_size is not None:
+                detection.truncated = detection.truncated or touches_border(
+                    detection, image_size, self.config.border_margin)
+            if detection.feature is not None:
+                detection.feature = normalized(detection.feature)
+            kept.append(detection)
+        kept = self._embed(kept, rgb)
+        self._locate(kept, frame, rgb)
+        return kept
+
+    def _embed(self, detections, rgb):
+        missing = [d for d in detections if d.feature is None]
+        if not missing or self.embedder is None or rgb is None:
+            return detections
+        boxes = np.stack([d.tlwh for d in missing])
+        masks = None
+        if any(d.mask is not None for d in missing):
+            masks = np.zeros((len(missing),) + rgb.shape[:2], dtype=bool)
+            for i, d in enumerate(missing):
+                if d.mask is not None:
+                    masks[i] = d.mask
+                else:
+                    x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
+                    masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
+        features = np.asarray(self.embedder.embed(rgb, boxes, masks), dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] != len(missing):
+            raise ValueError(f"embedder returned features of shape {features.shape} for "
+                             f"{len(missing)} boxes, expected {len(missing)} x D")
+        dropped = set()
+        for detection, feature in zip(missing, features):
+            detection.feature = feature
+            reason = invalid_reason(detection, None, self.feature_dim)
+            if reason:
+                log.warning("frame %s: detection skipped: embedder output: %s", self.frame_index, reason)
+                dropped.add(id(detection))
+                continue
+            detection.feature = normalized(feature)
+            self.feature_dim = self.feature_dim or feature.size
+        return [d for d in detections if id(d) not in dropped]
+
+    def _locate(self, detections, frame, rgb):
+        depth = getattr(frame, "depth", None)
+        pose = getattr(frame, "pose", None)
+        intrinsic_color = getattr(frame, "intrinsic_color", None)
+        intrinsic_depth = getattr(frame, "intrinsic_depth", None)
+        if depth is None or pose is None or intrinsic_color is None:
+            return
+        if intrinsic_depth is None:
+            if rgb is None or depth.shape[:2] != rgb.shape[:2]:
+                return
+            intrinsic_depth = intrinsic_color
+        for detection in detections:
+            if detection.world_position is None:
+                detection.world_position = world_position(
+                    detection.mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=detection.tlwh,
+                    min_valid_depths=self.config.min_valid_depths)
+
+    # ------------------------------------------------------------------ matching
+    def _appearance_world_cost(self, tracks, detections, track_indices, detection_indices,
+                               max_distance, motion_gate):
+        """Appearance + world cost, gated by class, appearance, world distance and optionally motion."""
+        config = self.config
+        appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices)
+        cost = appearance.copy()
+        labels = np.array([detections[i].label for i in detection_indices])
+        positions = np.full((len(detection_indices), 3), np.nan)
+        for col, i in enumerate(detection_indices):
+            if detections[i].world_position is not None:
+                positions[col] = detections[i].world_position
+        world = np.full(cost.shape, np.nan)
+        for row, k in enumerate(track_indices):
+            track_position = tracks[k].world_position
+            if track_position is not None:
+                world[row] = np.linalg.norm(positions - track_position, axis=1)
+        world_known = np.isfinite(world)
+        if motion_gate:
+            motion_gated = linear_assignment.gate_cost_matrix(
+                np.zeros(cost.shape), tracks, detections, track_indices, detection_indices) >= INFTY_COST
+            if config.world_replaces_motion_gate:
+                motion_gated &= ~world_known
+            cost[motion_gated] = INFTY_COST
+        cost += config.world_weight * np.where(world_known, world, 0.0)
+        forbidden = appearance > max_distance
+        forbidden |= world_known & (world > self._world_gates([detections[i] for i in detection_indices])[None, :])
+        forbidden |= labels[None, :] != np.array([tracks[k].label for k in track_indices])[:, None]
+        cost[forbidden] = INFTY_COST
+        return cost
+
+    def _cost_limit(self, max_distance):
+        """Largest cost a pair within all gates can have (gating itself is done in the cost)."""
+        config = self.config
+        return max_distance + config.world_weight * max(config.world_gate_metres, config.truncated_world_gate_metres)
+
+    def _match(self, detections):
+        config = self.config
+        confirmed = [i for i, t in enumerate(self.tracks) if t.is_confirmed()]
+        unconfirmed = [i for i, t in enumerate(self.tracks) if not t.is_confirmed()]
+
+        def gated_metric(tracks, dets, track_indices, detection_indices):
+            return self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
+                                               config.max_cosine_distance, motion_gate=True)
+
+        appearance_limit = self._cost_limit(config.max_cosine_distance)
+        matches_a, unmatched_tracks_a, unmatched_detections = linear_assignment.matching_cascade(
+            gated_metric, appearance_limit, config.max_age, self.tracks, detections, confirmed)
+
+        iou_candidates = unconfirmed + [k for k in unmatched_tracks_a if self.tracks[k].time_since_update == 1]
+        unmatched_tracks_a = [k for k in unmatched_tracks_a if self.tracks[k].time_since_update != 1]
+        matches_b, unmatched_tracks_b, unmatched_detections = linear_assignment.min_cost_matching(
+            iou_matching.iou_cost, config.max_iou_distance, self.tracks, detections, iou_candidates,
+            unmatched_detections)
+        return matches_a + matches_b, sorted(set(unmatched_tracks_a + unmatched_tracks_b)), unmatched_detections
+
+    def _reacquire(self, detections, track_indices, detection_indices):
+        """Confirmed tracks out of sight take back a detection by appearance (+ world), anywhere."""
+        config = self.config
+        candidates = [k for k in track_indices if self.tracks[k].is_confirmed()]
+        others = [k for k in track_indices if not self.tracks[k].is_confirmed()]
+
+        def metric(tracks, dets, track_indices, detection_indices):
+            return self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
+                                               config.gallery_max_distance, motion_gate=False)
+
+        limit = self._cost_limit(config.gallery_max_distance)
+        matches, unmatched_tracks, unmatched_detections = linear_assignment.min_cost_matching(
+            metric, limit, self.tracks, detections, candidates, detection_indices)
+        return matches, unmatched_tracks + others, unmatched_detections
+
+    # ------------------------------------------------------------------ life cycle
+    def _live_ids(self):
+        return {t.track_id for t in self.tracks}
+
+    def _start_tracks(self, detections, detection_indices, frame_index):
+        if not detection_indices:
+            return
+        found = [None] * len(detection_indices)
+        if len(self.gallery):
+            candidates = [detections[i] for i in detection_indices]
+            found = self.gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
+                                        [d.world_position for d in candidates], exclude_ids=self._live_ids(),
+                                        **self._gallery_gates(self._world_gates(candidates)))
+        for detection_index, match in zip(detection_indices, found):
+            detection = detections[detection_index]
+            if match is None:
+                while self._next_id in self.gallery:     # IDs added to a shared gallery meanwhile
+                    self._next_id += 1
+                self.tracks.append(self._new_track(self._next_id, detection, frame_index, confirmed=False))
+                self._next_id += 1
+            else:
+                track_id, cost = match
+                log.debug("frame %s: identity %d back from the gallery (cost %.3f)", frame_index, track_id, cost)
+                self.tracks.append(self._revive(track_id, detection, frame_index))
+                self.reactivations += 1
+
+    def _world_gates(self, detections):
+        """World gate of each detection, metres: wider for views cut by the image border."""
+        config = self.config
+        return np.array([config.truncated_world_gate_metres if d.truncated else config.world_gate_metres
+                         for d in detections], dtype=np.float64).reshape(len(detections))
+
+    def _gallery_gates(self, world_gates=None):
+        config = self.config
+        return dict(max_distance=config.gallery_max_distance, world_weight=config.world_weight,
+                    world_gate_metres=config.world_gate_metres if world_gates is None else world_gates)
+
+    def _new_track(self, track_id, detection, frame_index, confirmed):
+        config = self.config
+        return Track(track_id, detection, frame_index, n_init=config.n_init, max_age=config.max_age,
+                     feature_budget=config.nn_budget, world_history=config.world_history, confirmed=confirmed)
+
+    def _revive(self, track_id, detection, frame_index):
+        """A confirmed track for a lost identity, seeded with its gallery features and position."""
+        track = self._new_track(track_id, detection, frame_index, confirmed=True)
+        position = self.gallery.world_position(track_id) if detection.world_position is None else None
+        track.remember(self.gallery.features(track_id), position)
+        return track
+
+    def _adopt_gallery_ids_on_confirmation(self):
+        """A track confirmed this frame whose ID is new may be a lost identity seen at first from an
+        unrecognisable view: compare its accumulated observations with the gallery once more."""
+        fresh = [t for t in self.tracks if t.is_confirmed() and t.pending_observations
+                 and t.track_id not in self.gallery]
+        if not fresh or not len(self.gallery):
+            return
+        features = [t.features.mean() for t in fresh]
+        found = self.gallery.assign(features, [t.label for t in fresh], [t.world_position for t in fresh],
+                                    exclude_ids=self._live_ids(), **self._gallery_gates())
+        for track, match in zip(fresh, found):
+            if match is not None:
+                log.debug("track %d is identity %d, back from the gallery", track.track_id, match[0])
+                track.track_id = match[0]
+                track.remember(self.gallery.features(match[0]))
+                self.reactivations += 1
+
+    def _record_in_gallery(self):
+        """Copy the new observations of confirmed tracks into the gallery (O(D) each)."""
+        for track in self.tracks:
+            if not track.is_confirmed() or not track.pending_observations:
+                continue
+            for frame_index, feature, position in track.pending_observations:
+                self.gallery.add(track.track_id, track.label, feature, position, frame_index)
+            track.pending_observations.clear()
