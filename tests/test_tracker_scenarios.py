@@ -207,6 +207,18 @@ def test_returning_objects_and_twins_keep_their_ids_with_world_positions(room, w
     assert tracker.reactivations == returns
 
 
+def test_without_the_gallery_returning_objects_get_new_ids(room, world_run):
+    sequence = world_run[0]
+    tracker, assignments = run_tracker(sequence, Tracker(TrackerConfig(use_gallery=False)))
+    assert tracker.reactivations == 0
+    for k in range(len(room)):
+        passes = stretches(sequence, k)
+        ids = [ids_in(assignments, k, *p) for p in passes]
+        assert all(len(i) == 1 for i in ids)
+        assert len(set().union(*ids)) == len(passes), f"{room[k].name}: {ids}"  # a new ID on every return
+    assert len(tracker.gallery) > len(room)  # the gallery still remembers every identity it made
+
+
 def test_returning_distinct_objects_keep_their_ids_by_appearance_alone():
     objects = make_room(seed=3, twins=False)
     sequence = simulate(objects, with_world=False, seed=4)

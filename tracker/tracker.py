@@ -71,6 +71,9 @@ class TrackerConfig:
         Classes not tracked (NYU40 wall, floor, ceiling by default).
     min_valid_depths : int
         Fewest valid depths under a mask to compute a world position.
+    use_gallery : bool
+        Give returning objects their old IDs from the long-term gallery (the gallery is kept and can
+        be queried either way); False gives plain deepSORT identities, for ablations.
     """
 
     max_cosine_distance: float = 0.3
@@ -91,6 +94,7 @@ class TrackerConfig:
     min_score: float = 0.0
     ignored_labels: FrozenSet[int] = field(default_factory=lambda: frozenset(STRUCTURE_LABELS))
     min_valid_depths: int = 10
+    use_gallery: bool = True
 
     def make_gallery(self):
         """An empty :class:`LongTermGallery` with these settings."""
@@ -352,7 +356,7 @@ class Tracker:
         if not detection_indices:
             return
         found = [None] * len(detection_indices)
-        if len(self.gallery):
+        if self.config.use_gallery and len(self.gallery):
             candidates = [detections[i] for i in detection_indices]
             found = self.gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
                                         [d.world_position for d in candidates], exclude_ids=self._live_ids(),
@@ -398,7 +402,7 @@ class Tracker:
         unrecognisable view: compare its accumulated observations with the gallery once more."""
         fresh = [t for t in self.tracks if t.is_confirmed() and t.pending_observations
                  and t.track_id not in self.gallery]
-        if not fresh or not len(self.gallery):
+        if not fresh or not len(self.gallery) or not self.config.use_gallery:
             return
         features = [t.features.mean() for t in fresh]
         found = self.gallery.assign(features, [t.label for t in fresh], [t.world_position for t in fresh],
