@@ -164,7 +164,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path} cannot be read (corrupt, truncated or not a torch "
-                              f"file): {type(exc).__name__}: {exc}") from exc
+                              f"file): {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a re-ID checkpoint (no 'format': '{FORMAT}' entry); "
                               f"timm/PyTorch trunk weights go in ReIDConfig(trunk_weights=...)")

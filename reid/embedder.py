@@ -97,6 +97,17 @@ class Embedder:
         with resources.as_file(resource) as path:
             return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size)
 
+    @classmethod
+    def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64) -> "Embedder":
+        """By a command-line name: ``default`` (the shipped model), ``variant:NAME`` (a registered
+        variant at its default config: untrained unless its trunk weights are available), or a
+        checkpoint path."""
+        if spec == "default":
+            return cls.default(device=device, batch_size=batch_size)
+        if spec.startswith("variant:"):
+            return cls.from_variant(spec.split(":", 1)[1], device=device, batch_size=batch_size)
+        return cls.from_checkpoint(spec, device=device, batch_size=batch_size)
+
     # ---------------------------------------------------------------- facts
     @property
     def dim(self) -> int:

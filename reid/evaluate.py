@@ -88,22 +88,13 @@ def colour_histogram_features(crops, bins=(8, 8, 4)):
     return features
 
 
-def load_embedder(spec, device=None):
-    """``default`` (shipped), ``variant:NAME`` (untrained or pretrained trunk) or a checkpoint path."""
-    from .embedder import Embedder
-    if spec == "default":
-        return Embedder.default(device=device)
-    if spec.startswith("variant:"):
-        return Embedder.from_variant(spec.split(":", 1)[1], device=device)
-    return Embedder.from_checkpoint(spec, device=device)
-
-
 def features_for(spec, folders, frame_step, episode_gap=30, device=None):
     """(features, view set) of a model spec on the scenes; ``colour-histogram`` is the baseline."""
     if spec == "colour-histogram":
         view_set = load_views(folders, 64, ("full",), frame_step=frame_step, episode_gap=episode_gap)
         return colour_histogram_features(view_set.crops["full"]), view_set
-    embedder = load_embedder(spec, device)
+    from .embedder import Embedder
+    embedder = Embedder.from_spec(spec, device=device)
     model = embedder.model
     view_set = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
                           margin=embedder.config.crop_margin, frame_step=frame_step, episode_gap=episode_gap)

@@ -16,25 +16,18 @@ from tqdm import tqdm
 
 from reid.cli import ArgumentParser, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
+from reid.checkpoint import CheckpointError
+from reid.embedder import Embedder
+from reid.model import WeightsError
 
 from .detectors import DETECTORS, create_detector
 from .detectors.file import DetectionFileError
 from .draw import VideoWriter, draw_tracks
-from .gallery import LongTermGallery
+from .gallery import GalleryFileError, LongTermGallery
 from .io import mot_lines, write_mot
 from .tracker import Tracker, TrackerConfig
 
 log = logging.getLogger("tracker")
-
-
-def load_embedder(spec, device=None):
-    """``default`` (the shipped model), a checkpoint path, or ``variant:NAME`` (untrained, for tests)."""
-    from reid.embedder import Embedder
-    if spec == "default":
-        return Embedder.default(device=device)
-    if spec.startswith("variant:"):
-        return Embedder.from_variant(spec.split(":", 1)[1], device=device)
-    return Embedder.from_checkpoint(spec, device=device)
 
 
 def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
@@ -104,12 +97,13 @@ def main(argv=None):
             detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
         else:
             detector = create_detector("gt")
-        embedder = load_embedder(args.reid, device=args.device)
+        embedder = Embedder.from_spec(args.reid, device=args.device)
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
         tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
                               max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only)
-    except (SceneError, DetectionFileError, OSError, ValueError) as error:
+    except (SceneError, DetectionFileError, CheckpointError, WeightsError, GalleryFileError, OSError,
+            ValueError) as error:
         fail(parser.prog, str(error))
     print(f"{summary['scene']}: {summary['frames']} frames, {summary['tracks']} tracks, "
           f"{summary['reused_ids']} IDs re-used from the gallery, {summary['frames_per_second']:.1f} frames/s "
