@@ -33,11 +33,12 @@ from reid.checkpoint import CheckpointError
 from reid.cli import ArgumentParser, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
+from reid.embedder import Embedder
 from reid.fileio import atomic_write_json, atomic_write_text
 from tracker.detection import invalid_reason
 from tracker.detectors import DETECTORS, create_detector
 from tracker.detectors.file import DetectionFileError
-from tracker.tracker import TrackerConfig
+from tracker.tracker import TrackerConfig, embed_detections
 
 from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
                                rows_from_boxes, trackeval_metrics)
@@ -46,33 +47,6 @@ from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, peer_missing
 log = logging.getLogger("benchmarks")
 PROG = "python -m benchmarks.tracking"
 METRICS = ("IDF1", "HOTA", "MOTA", "IDSW", "revisit_accuracy", "fps")
-
-
-def load_embedder(spec, device=None):
-    """``default`` (shipped model), a checkpoint path, or ``variant:NAME`` (untrained)."""
-    from reid.embedder import Embedder
-    if spec == "default":
-        return Embedder.default(device=device)
-    if spec.startswith("variant:"):
-        return Embedder.from_variant(spec.split(":", 1)[1], device=device)
-    return Embedder.from_checkpoint(spec, device=device)
-
-
-def embed_detections(embedder, rgb, detections):
-    """Our embeddings of the detections (N x D float32); masks where known, else the box."""
-    if not detections:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    boxes = np.stack([d.tlwh for d in detections])
-    masks = None
-    if any(d.mask is not None for d in detections):
-        masks = np.zeros((len(detections),) + rgb.shape[:2], dtype=bool)
-        for i, d in enumerate(detections):
-            if d.mask is not None:
-                masks[i] = d.mask
-            else:
-                x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
-                masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
-    return np.asarray(embedder.embed(rgb, boxes, masks), dtype=np.float32)
 
 
 def shared_detections(detector, frame, config):
@@ -305,7 +279,7 @@ def main(argv=None):
         import_trackeval()
         embedder = None
         if any(row in USES_OUR_FEATURES for row in rows):
-            embedder = load_embedder(args.reid, device=args.device)
+            embedder = Embedder.from_spec(args.reid, device=args.device)
         runs = {}
         detector = None
         if args.detector == "maskrcnn":  # loaded once, shared by the scenes

@@ -26,6 +26,27 @@ from .world import world_position
 log = logging.getLogger("tracker")
 
 
+def embed_detections(embedder, rgb, detections):
+    """One batched ``embedder.embed`` call for the detections: N x D float32.
+
+    Masks are used where known; a detection without one (in a frame where others have masks) stands
+    for its whole box.
+    """
+    if not detections:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    boxes = np.stack([d.tlwh for d in detections])
+    masks = None
+    if any(d.mask is not None for d in detections):
+        masks = np.zeros((len(detections),) + rgb.shape[:2], dtype=bool)
+        for i, d in enumerate(detections):
+            if d.mask is not None:
+                masks[i] = d.mask
+            else:
+                x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
+                masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
+    return np.asarray(embedder.embed(rgb, boxes, masks), dtype=np.float32)
+
+
 @dataclass
 class TrackerConfig:
     """Tracker settings.
@@ -234,17 +255,7 @@ class Tracker:
         missing = [d for d in detections if d.feature is None]
         if not missing or self.embedder is None or rgb is None:
             return detections
-        boxes = np.stack([d.tlwh for d in missing])
-        masks = None
-        if any(d.mask is not None for d in missing):
-            masks = np.zeros((len(missing),) + rgb.shape[:2], dtype=bool)
-            for i, d in enumerate(missing):
-                if d.mask is not None:
-                    masks[i] = d.mask
-                else:
-                    x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
-                    masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
-        features = np.asarray(self.embedder.embed(rgb, boxes, masks), dtype=np.float32)
+        features = embed_detections(self.embedder, rgb, missing)
         if features.ndim != 2 or features.shape[0] != len(missing):
             raise ValueError(f"embedder returned features of shape {features.shape} for "
                              f"{len(missing)} boxes, expected {len(missing)} x D")
