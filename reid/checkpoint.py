@@ -69,10 +69,10 @@ class Checkpoint:
 
 def _plain(value: Any, where: str) -> Any:
     """Convert metadata to types ``torch.load(weights_only=True)`` accepts."""
+    if isinstance(value, np.generic):  # before the plain types: numpy's float64 is a float subclass
+        return value.item()
     if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, os.PathLike):

@@ -127,3 +127,16 @@ def test_clear_errors(tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="truncated.pt"):
         load_checkpoint(truncated)
+
+
+def test_numpy_scalars_in_metadata_load_back(tmp_path):
+    """numpy.float64 is a float subclass: it must still be stored as a plain float."""
+    import numpy as np
+    from reid.checkpoint import load_checkpoint, save_checkpoint
+    from reid.model import ReIDConfig, create_model
+    config = ReIDConfig(variant="full", img_size=32, embed_dim=8, trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, create_model(config), config,
+                    metadata={"history": [{"val_rank1": np.float64(0.5), "n": np.int64(3)}]})
+    history = load_checkpoint(path).metadata["history"]
+    assert history == [{"val_rank1": 0.5, "n": 3}] and type(history[0]["val_rank1"]) is float
