@@ -81,7 +81,8 @@ class Embedder:
 
     @classmethod
     def default(cls, device: Device = None, batch_size: int = 64) -> "Embedder":
-        """The shipped, trained ``concat`` model (package data ``reid/weights/default.pt``).
+        """The shipped, trained model (package data ``reid/weights/default.pt``; its variant, training
+        command and data seeds are in its metadata and in README).
 
         Raises
         ------
@@ -92,7 +93,7 @@ class Embedder:
         if not resource.is_file():
             raise CheckpointNotFoundError(
                 f"the shipped re-ID model (package data reid/{DEFAULT_WEIGHTS}) is missing from this "
-                f"installation; train one with `python -m reid.train --data ROOT --variant concat "
+                f"installation; train one with `python -m reid.train --data ROOT --variant early-fusion "
                 f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
         with resources.as_file(resource) as path:
             return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size)
