@@ -109,7 +109,23 @@ def test_from_checkpoint_and_fp16(tmp_path, concat):
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
-def test_default_without_shipped_model_fails_fast_and_says_what_to_do():
+def test_default_is_the_shipped_trained_model():
+    embedder = Embedder.default()
+    assert embedder.config.variant == "early-fusion" and embedder.dim == 128
+    assert embedder.metadata["epoch"] >= 1 and embedder.metadata["recipe"]  # trained, recipe recorded
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    masks = np.zeros((2, 120, 160), bool)
+    masks[0, 20:60, 30:70] = True
+    masks[1, 50:110, 90:150] = True
+    features = embedder.embed(rgb, [[30, 20, 40, 40], [90, 50, 60, 60]], masks)
+    assert features.shape == (2, 128) and features.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-4)
+
+
+def test_default_without_shipped_model_fails_fast_and_says_what_to_do(monkeypatch):
+    import reid.embedder
+    monkeypatch.setattr(reid.embedder, "DEFAULT_WEIGHTS", "weights/not-shipped.pt")
     start = time.monotonic()
     with pytest.raises(CheckpointNotFoundError, match="shipped re-ID model.*from_checkpoint"):
         Embedder.default()
