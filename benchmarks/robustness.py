@@ -19,18 +19,17 @@ import logging
 from pathlib import Path
 
 from reid.checkpoint import CheckpointError
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
-from reid.data.scannet import SceneError, ScanNetScene, load_label_map, majority_labels
-from reid.embedder import Embedder
+from reid.cli import ArgumentParser, fail, setup_logging
+from reid.data.scannet import SceneError, majority_labels
 from reid.fileio import atomic_write_json, atomic_write_text
 from tracker.detectors import create_detector
 from tracker.tracker import TrackerConfig
 
 from .noise import FULL, KINDS, NoiseConfig, NoisyDetector
 from .plots import finite, pyplot, save_figure
-from .tracking import _fmt, mean_rows, parse_trackers, run_scene, score_scenes
-from .tracking_metrics import TrackEvalMissing, import_trackeval
-from .tracking_peers import USES_OUR_FEATURES, peer_missing
+from .tracking import (_fmt, add_common_arguments, available_rows, mean_rows, open_scenes_and_embedder,
+                       parse_trackers, run_scene, score_scenes)
+from .tracking_metrics import TrackEvalMissing
 
 log = logging.getLogger("benchmarks")
 PROG = "python -m benchmarks.robustness"
@@ -191,18 +190,8 @@ def build_parser():
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--trackers", default=DEFAULT_TRACKERS,
                         help=f"comma-separated rows of benchmarks.tracking (default {DEFAULT_TRACKERS})")
-    parser.add_argument("--reid", default="default",
-                        help="our re-ID model: 'default' (shipped), a checkpoint path, or variant:NAME")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0); noise depends on (seed, frame)")
-    parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
-    parser.add_argument("--max-frames", type=positive_int, help="at most this many frames per scene")
-    parser.add_argument("--min-gap", type=positive_int, default=100,
-                        help="frames out of view that make a return (revisit accuracy; default 100)")
-    parser.add_argument("--revisit-window", type=positive_int, default=10,
-                        help="frames after a return within which its first output is taken (default 10)")
-    parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
-    parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_arguments(parser)
     return parser
 
 
@@ -217,27 +206,11 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     levels = list(dict.fromkeys(args.levels))
-    notes = []
-    explicit = args.trackers != DEFAULT_TRACKERS
-    for row in list(rows):
-        reason = peer_missing(row)
-        if reason:
-            log.log(logging.WARNING if explicit else logging.INFO, "%s skipped: %s", row, reason)
-            notes.append(f"{row}: skipped ({reason})")
-            rows.remove(row)
+    rows, notes = available_rows(rows, explicit=args.trackers != DEFAULT_TRACKERS)
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
     try:
-        label_map = load_label_map(args.label_map) if args.label_map else None
-        scenes = [ScanNetScene.open(name, args.data, label_map=label_map) for name in args.scenes]
-        for scene in scenes:
-            if not scene.has_masks:
-                raise SceneError(f"{scene.path}: no instance-filt/ and label-filt/ masks: no ground truth to "
-                                 "degrade or score")
-        import_trackeval()
-        embedder = None
-        if any(row in USES_OUR_FEATURES for row in rows):
-            embedder = Embedder.from_spec(args.reid, device=args.device)
+        scenes, embedder = open_scenes_and_embedder(args, rows)
         results = run_levels(scenes, rows, levels, kinds=args.only, seed=args.seed, embedder=embedder,
                              frame_step=args.frame_step, max_frames=args.max_frames, min_gap=args.min_gap,
                              window=args.revisit_window, progress=not args.quiet)

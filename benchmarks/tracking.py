@@ -222,22 +222,39 @@ def parse_trackers(text):
     return list(dict.fromkeys(rows))
 
 
-def build_parser():
-    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="dataset root holding scans/<scene> or <scene>")
-    parser.add_argument("--scenes", nargs="+", required=True, help="scene names")
-    parser.add_argument("--detector", choices=DETECTORS, default="gt", help="detector shared by every tracker")
-    parser.add_argument("--detections", help="detections file for --detector file; '{scene}' is replaced "
-                                             "by the scene name")
-    parser.add_argument("--maskrcnn-weights", help="local Mask R-CNN state dict for --detector maskrcnn")
-    parser.add_argument("--out", required=True, help="output folder")
+def available_rows(rows, explicit):
+    """The rows whose packages import, and a note for each one skipped (a warning when it was asked
+    for by name, an info line when it came with the default set)."""
+    kept, notes = [], []
+    for row in rows:
+        reason = peer_missing(row)
+        if reason:
+            log.log(logging.WARNING if explicit else logging.INFO, "%s skipped: %s", row, reason)
+            notes.append(f"{row}: skipped ({reason})")
+        else:
+            kept.append(row)
+    return kept, notes
+
+
+def open_scenes_and_embedder(args, rows):
+    """The scenes named on the command line (each must have masks: they are the ground truth) and our
+    embedder when a row needs it. Raises the errors ``main`` turns into one line."""
+    label_map = load_label_map(args.label_map) if args.label_map else None
+    scenes = [ScanNetScene.open(name, args.data, label_map=label_map) for name in args.scenes]
+    for scene in scenes:
+        if not scene.has_masks:
+            raise SceneError(f"{scene.path}: no instance-filt/ and label-filt/ masks: no ground truth to score")
+    import_trackeval()
+    embedder = None
+    if any(row in USES_OUR_FEATURES for row in rows):
+        embedder = Embedder.from_spec(args.reid, device=args.device)
+    return scenes, embedder
+
+
+def add_common_arguments(parser):
+    """Options shared by the harnesses built on :func:`run_scene` (this one and robustness)."""
     parser.add_argument("--reid", default="default",
                         help="our re-ID model: 'default' (shipped), a checkpoint path, or variant:NAME")
-    parser.add_argument("--trackers", default=",".join(ROWS),
-                        help=f"comma-separated rows (default all): {', '.join(ROWS)}")
-    parser.add_argument("--boxes", choices=("track", "detection"), default="detection",
-                        help="boxes scored: the detection each track took in the frame (default, as "
-                             "tracker.run writes them; deepSORT's orig=True) or each tracker's Kalman estimate")
     parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
     parser.add_argument("--max-frames", type=positive_int, help="at most this many frames per scene")
     parser.add_argument("--min-gap", type=positive_int, default=100,
@@ -247,6 +264,23 @@ def build_parser():
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser():
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="dataset root holding scans/<scene> or <scene>")
+    parser.add_argument("--scenes", nargs="+", required=True, help="scene names")
+    parser.add_argument("--detector", choices=DETECTORS, default="gt", help="detector shared by every tracker")
+    parser.add_argument("--detections", help="detections file for --detector file; '{scene}' is replaced "
+                                             "by the scene name")
+    parser.add_argument("--maskrcnn-weights", help="local Mask R-CNN state dict for --detector maskrcnn")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--trackers", default=",".join(ROWS),
+                        help=f"comma-separated rows (default all): {', '.join(ROWS)}")
+    parser.add_argument("--boxes", choices=("track", "detection"), default="detection",
+                        help="boxes scored: the detection each track took in the frame (default, as "
+                             "tracker.run writes them; deepSORT's orig=True) or each tracker's Kalman estimate")
+    add_common_arguments(parser)
     return parser
 
 
@@ -260,26 +294,11 @@ def main(argv=None):
         parser.error(str(error))
     if args.detector == "file" and not args.detections:
         parser.error("--detector file needs --detections FILE")
-    notes = []
-    explicit = args.trackers != ",".join(ROWS)
-    for row in list(rows):
-        reason = peer_missing(row)
-        if reason:  # a warning when asked for by name; a note when part of the default set
-            log.log(logging.WARNING if explicit else logging.INFO, "%s skipped: %s", row, reason)
-            notes.append(f"{row}: skipped ({reason})")
-            rows.remove(row)
+    rows, notes = available_rows(rows, explicit=args.trackers != ",".join(ROWS))
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
     try:
-        label_map = load_label_map(args.label_map) if args.label_map else None
-        scenes = [ScanNetScene.open(name, args.data, label_map=label_map) for name in args.scenes]
-        for scene in scenes:
-            if not scene.has_masks:
-                raise SceneError(f"{scene.path}: no instance-filt/ and label-filt/ masks: no ground truth to score")
-        import_trackeval()
-        embedder = None
-        if any(row in USES_OUR_FEATURES for row in rows):
-            embedder = Embedder.from_spec(args.reid, device=args.device)
+        scenes, embedder = open_scenes_and_embedder(args, rows)
         runs = {}
         detector = None
         if args.detector == "maskrcnn":  # loaded once, shared by the scenes
