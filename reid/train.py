@@ -77,6 +77,9 @@ def main(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     parser.add_argument("--epochs", type=positive_int, default=20)
     parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
+    parser.add_argument("--stop-after-epoch", type=positive_int,
+                        help="stop after this epoch, keeping the learning-rate schedule of --epochs "
+                             "(to change the mining or other settings and --resume from there)")
     parser.add_argument("--instances-per-batch", type=positive_int, default=16, help="P")
     parser.add_argument("--views-per-instance", type=positive_int, default=4, help="K")
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -202,6 +205,9 @@ def train(args):
             say(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
         out_of_time = torch.tensor(float(bool(args.max_minutes)
                                          and time.perf_counter() - session_start > 60 * args.max_minutes))
+        if args.stop_after_epoch and epoch + 1 >= args.stop_after_epoch:
+            say(f"stopping after epoch {epoch + 1} (--stop-after-epoch)")
+            break
         if distributed:
             dist.all_reduce(out_of_time, op=dist.ReduceOp.MAX)  # every rank stops after the same epoch
         if out_of_time.item():

@@ -105,3 +105,17 @@ def test_evaluate_cli(tiny_scene, tmp_path, run_module):
     assert "colour-histogram" in result.stdout and out.exists()
     result = run_module("reid.evaluate", "--data", str(tmp_path / "nothing"), "--model", "colour-histogram")
     assert result.returncode != 0 and "Traceback" not in result.stderr
+
+
+def test_stop_after_epoch_keeps_the_schedule_of_all_epochs(tiny_scene, tmp_path):
+    out = tmp_path / "model.pt"
+    result = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--stop-after-epoch", "2"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    metadata = load_checkpoint(out).metadata
+    assert metadata["epoch"] == 2 and [h["epoch"] for h in metadata["history"]] == [1, 2]
+    resumed = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--resume", "--mining", "batch-hard"),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    metadata = load_checkpoint(out).metadata
+    assert [h["epoch"] for h in metadata["history"]] == [1, 2, 3, 4] and metadata["mining"] == "batch-hard"
