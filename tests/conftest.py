@@ -14,6 +14,26 @@ def tiny_scene(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained tiny early-fusion checkpoint: enough to exercise the pipelines quickly."""
+    from reid.checkpoint import save_checkpoint
+    from reid.model import ReIDConfig, create_model
+    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
+                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, create_model(config), config)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bench_data(tmp_path_factory, tiny_checkpoint):
+    """A generated 40-frame 96x72 scene for the benchmark harnesses, and the tiny checkpoint."""
+    root = tmp_path_factory.mktemp("bench")
+    generate_scene(root, index=0, seed=11, frames=40, size=(96, 72))
+    return root, tiny_checkpoint
+
+
 @pytest.fixture
 def run_module():
     """Run ``python -m ...`` and return the completed process (text output)."""

@@ -9,9 +9,6 @@ import numpy as np
 import pytest
 
 from benchmarks.noise import FULL, NoiseConfig, NoisyDetector, degrade, frame_rng
-from reid.checkpoint import save_checkpoint
-from reid.data.generate import generate_scene
-from reid.model import ReIDConfig, create_model
 from tracker.detection import Detection
 
 SIZE = (96, 72)  # W, H
@@ -246,17 +243,6 @@ def test_levels_share_their_random_numbers():
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-@pytest.fixture(scope="module")
-def bench_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("robustness")
-    generate_scene(root, index=0, seed=11, frames=40, size=(96, 72))
-    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
-                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
-    checkpoint = root / "tiny.pt"
-    save_checkpoint(checkpoint, create_model(config), config)
-    return root, checkpoint
-
-
 def deepsort_importable():
     try:
         with warnings.catch_warnings():

@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.tracking_metrics import gt_boxes, match_frame, revisit_accuracy
-from reid.checkpoint import save_checkpoint
-from reid.data.generate import generate_scene
 from reid.data.visibility import Revisit
-from reid.model import ReIDConfig, create_model
 
 BOX = (10.0, 10.0, 20.0, 20.0)
 OTHER = (60.0, 30.0, 15.0, 25.0)
@@ -98,17 +95,6 @@ def test_trackeval_wrapper_on_a_hand_checked_toy_sequence():
     assert bad["MOTA"] == pytest.approx(1 - 1 / 20)        # one switch in 20 gt boxes
     assert bad["IDF1"] == pytest.approx(0.75)              # (10 + 5) correctly identified of 20
     assert bad["HOTA"] < 1.0
-
-
-@pytest.fixture(scope="module")
-def bench_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench")
-    generate_scene(root, index=0, seed=11, frames=40, size=(96, 72))
-    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
-                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
-    checkpoint = root / "tiny.pt"
-    save_checkpoint(checkpoint, create_model(config), config)
-    return root, checkpoint
 
 
 def run_benchmark(run_module, root, checkpoint, out, trackers, frames):

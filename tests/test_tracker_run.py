@@ -3,21 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from reid.checkpoint import save_checkpoint
 from reid.data.generate import generate_scene
-from reid.model import ReIDConfig, create_model
 from tracker.gallery import LongTermGallery
 from tracker.io import read_mot
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """An untrained tiny early-fusion model: enough to exercise the pipeline quickly."""
-    config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
-                        trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, create_model(config), config)
-    return path
 
 
 @pytest.fixture(scope="module")
