@@ -1,7 +1,7 @@
 """Re-ID benchmark: rank-k, mAP and twins rank-1 of the embedding variants and their peers.
 
 ``python -m benchmarks.reid --data ROOT [ROOT ...] [--scenes S ...] --out OUT
-[--checkpoint NAME=PATH ...] [--untrained] [--methods M ...] [--frame-step N] [--folds K]``
+[--checkpoint NAME=PATH ...] [--ablation DIR] [--untrained] [--methods M ...] [--frame-step N] [--folds K]``
 
 One row per method, all on the same views and the same query/gallery protocol as
 ``reid.evaluate`` (every ``--frame-step``-th frame; each view is a query against the views of its
@@ -25,7 +25,9 @@ scene from *other* camera passes; mean and spread over ``--folds`` folds of the 
 
 Writes ``OUT/results.json`` (a list of rows: ``method``, ``status`` = ok | missing | skipped |
 error, ``rank1`` ... ``rank50``, ``mAP``, ``rank1_twins``, their ``*_std`` over folds, ``cmc``
-(rank 1..50), ``notes``...), ``OUT/results.md`` and ``OUT/cmc.png``. Metrics of rows that were not
+(rank 1..50), ``notes``...), ``OUT/results.md`` and ``OUT/cmc.png``. Rows named ``<method>-s<seed>``
+(``--ablation DIR`` adds one per finished run of ``benchmarks/ablation.sh``) are also summarised per
+method over seeds (mean ± sd) in ``OUT/seeds.json`` and results.md. Metrics of rows that were not
 evaluated are ``null``. Exit status 1 when a requested row failed (``error``), 0 otherwise.
 """
 import logging
@@ -92,6 +94,63 @@ def parse_checkpoint(text):
         import argparse
         raise argparse.ArgumentTypeError(f"--checkpoint {text!r} is not NAME=PATH (e.g. concat=runs/concat.pt)")
     return name, path
+
+
+def ablation_checkpoints(folder):
+    """``NAME=PATH`` pairs for every ``<variant>-s<seed>.pt`` in ``folder`` (what ``benchmarks/ablation.sh``
+    writes), sorted by variant then seed; a run still in progress (no ``.pt.done`` beside it) is left out."""
+    import re
+    from reid.model import list_variants
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SceneError(f"ablation folder {folder} does not exist")
+    found = []
+    for path in folder.glob("*-s*.pt"):
+        match = re.fullmatch(r"(.+)-s(\d+)\.pt", path.name)
+        if match and match.group(1) in list_variants() and path.with_name(path.name + ".done").exists():
+            found.append((match.group(1), int(match.group(2)), path))
+    return [(f"{variant}-s{seed}", str(path)) for variant, seed, path in sorted(found)]
+
+
+SEED_METRICS = ("rank1", "rank5", "mAP", "rank1_twins")
+
+
+def seed_summary(rows):
+    """Rows named ``<method>-s<seed>`` grouped by method: mean and sample standard deviation over seeds.
+
+    Returns
+    -------
+    list of dict
+        ``method``, ``seeds`` (the seeds), and for each of ``SEED_METRICS`` the mean over seeds and its
+        ``*_sd`` (0 for a single seed), in order of first appearance.
+    """
+    import re
+    groups = {}
+    for row in rows:
+        match = re.fullmatch(r"(.+)-s(\d+)", row["method"])
+        if match and row["status"] == "ok":
+            groups.setdefault(match.group(1), []).append((int(match.group(2)), row))
+    summary = []
+    for method, members in groups.items():
+        entry = {"method": method, "seeds": sorted(seed for seed, _ in members)}
+        for key in SEED_METRICS:
+            values = np.array([row[key] for _, row in members if finite(row[key])], dtype=np.float64)
+            entry[key] = float(values.mean()) if values.size else None
+            entry[f"{key}_sd"] = float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else None)
+        summary.append(entry)
+    return summary
+
+
+def seed_lines(summary):
+    """Markdown table of :func:`seed_summary` (mean ± sd over seeds)."""
+    if not summary:
+        return []
+    lines = ["", "## Across training seeds (mean ± sd over seeds; each run scored as above)", "",
+             "| method | seeds | " + " | ".join(SEED_METRICS) + " |", "|---" * (len(SEED_METRICS) + 2) + "|"]
+    for entry in summary:
+        cells = [f"{entry[k]:.3f}±{entry[k + '_sd']:.3f}" if entry[k] is not None else "-" for k in SEED_METRICS]
+        lines.append(f"| {entry['method']} | {', '.join(map(str, entry['seeds']))} | " + " | ".join(cells) + " |")
+    return lines
 
 
 # ------------------------------------------------------------------------------------------- views
@@ -330,6 +389,7 @@ def markdown(rows, context):
             lines.append(f"| {method} | " + " | ".join(_num(figures.get(k)) for k in keys) + " |")
     else:
         lines.append("paper figures: not available here (fill `PAPER_FIGURES` in benchmarks/reid.py from the paper).")
+    lines += seed_lines(seed_summary(rows))
     lines += ["", f"Machine: {context['machine']}", ""]
     return "\n".join(lines)
 
@@ -338,6 +398,9 @@ def write_outputs(out, rows, context):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", rows)
+    summary = seed_summary(rows)
+    if summary:
+        atomic_write_json(out / "seeds.json", summary)
     atomic_write_text(out / "results.md", markdown(rows, context))
     curves = {row["method"]: row["cmc"] for row in rows if row["status"] == "ok" and row["cmc"]}
     save_figure(cmc_figure(curves, title=f"CMC, {context['scenes']}"), out / "cmc.png")
@@ -350,6 +413,9 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=[], metavar="NAME=PATH",
                         help="a trained model for row NAME (repeatable), e.g. concat=runs/concat.pt")
+    parser.add_argument("--ablation", metavar="DIR",
+                        help="add every finished DIR/<variant>-s<seed>.pt (benchmarks/ablation.sh) as a row, "
+                             "and a mean ± sd over seeds per variant")
     parser.add_argument("--untrained", action="store_true",
                         help="evaluate variants without a checkpoint with random weights (default: report them "
                              "missing)")
@@ -367,7 +433,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
     checkpoints = dict(args.checkpoint)
+    ablation_rows = []
+    if args.ablation:
+        try:
+            ablation_rows = ablation_checkpoints(args.ablation)
+        except SceneError as error:
+            fail(parser.prog, str(error))
+        checkpoints.update(ablation_rows)
     methods = args.methods or default_methods(checkpoints)
+    if args.methods and ablation_rows:
+        methods = list(args.methods) + [name for name, _ in ablation_rows if name not in args.methods]
     known = set(default_methods(checkpoints))
     unknown = [m for m in methods if m not in known]
     if unknown:

@@ -158,3 +158,31 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_seed_summary_is_mean_and_sample_sd_over_seeds():
+    from benchmarks.reid import seed_summary
+
+    def row(method, rank1, twins, status="ok"):
+        return {"method": method, "status": status, "rank1": rank1, "rank5": 1.0, "mAP": None if rank1 is None else rank1 - 0.1,
+                "rank1_twins": twins}
+
+    rows = [row("full-s0", 0.8, 0.6), row("full-s1", 0.9, 0.7), row("full-s2", 0.7, None),
+            row("concat-s0", 0.5, 0.4), row("concat-s1", None, None, status="error"), row("default", 0.95, 0.9)]
+    summary = {entry["method"]: entry for entry in seed_summary(rows)}
+    assert set(summary) == {"full", "concat"}
+    assert summary["full"]["seeds"] == [0, 1, 2]
+    assert summary["full"]["rank1"] == pytest.approx(0.8)
+    assert summary["full"]["rank1_sd"] == pytest.approx(0.1)           # sample sd of 0.8, 0.9, 0.7
+    assert summary["full"]["rank1_twins"] == pytest.approx(0.65)        # the missing value is left out
+    assert summary["concat"]["seeds"] == [0] and summary["concat"]["rank1_sd"] == 0.0
+
+
+def test_ablation_folder_lists_only_finished_runs(tmp_path):
+    from benchmarks.reid import ablation_checkpoints
+    for name in ("full-s0.pt", "full-s1.pt", "concat-s0.pt", "notes-s0.pt"):
+        (tmp_path / name).write_bytes(b"")
+    for name in ("full-s0.pt.done", "concat-s0.pt.done", "notes-s0.pt.done"):
+        (tmp_path / name).write_bytes(b"")
+    assert ablation_checkpoints(tmp_path) == [("concat-s0", str(tmp_path / "concat-s0.pt")),
+                                              ("full-s0", str(tmp_path / "full-s0.pt"))]
