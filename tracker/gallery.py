@@ -104,8 +104,8 @@ class LongTermGallery:
         Identities allocated up front; the storage doubles when full.
     """
 
-    def __init__(self, bank_size=32, max_frame_ranges=64, position_history=30, max_distance=0.3,
-                 world_gate_metres=0.5, world_weight=0.5, index="exact", faiss_candidates=256,
+    def __init__(self, bank_size=100, max_frame_ranges=64, position_history=30, max_distance=0.3,
+                 world_gate_metres=1.0, world_weight=0.5, index="exact", faiss_candidates=256,
                  initial_capacity=64):
         if bank_size < 1 or max_frame_ranges < 1 or position_history < 1:
             raise ValueError("bank_size, max_frame_ranges and position_history must be >= 1")

@@ -49,13 +49,26 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
     cost_matrix = np.zeros((len(track_indices), len(detection_indices)))
     if cost_matrix.size == 0:
         return cost_matrix
-    candidates = np.asarray([detections[i].tlwh for i in detection_indices])
-    labels = np.asarray([detections[i].label for i in detection_indices])
-    for row, track_index in enumerate(track_indices):
-        track = tracks[track_index]
-        if track.time_since_update > 1:
-            cost_matrix[row, :] = INFTY_COST
-            continue
-        cost_matrix[row, :] = 1.0 - iou(track.to_tlwh(), candidates)
-        cost_matrix[row, labels != track.label] = INFTY_COST
+    # deepSORT: a track not updated in the previous frame has too uncertain a box for IoU
+    recent = [row for row, k in enumerate(track_indices) if tracks[k].time_since_update <= 1]
+    cost_matrix[:] = INFTY_COST
+    if not recent:
+        return cost_matrix
+    boxes = np.stack([tracks[track_indices[row]].to_tlwh() for row in recent])        # Rx4
+    candidates = np.stack([detections[i].tlwh for i in detection_indices])            # Nx4
+    # iou() for all these tracks at once: the same operations, broadcast over RxN
+    top_left, bottom_right = boxes[:, None, :2], boxes[:, None, :2] + boxes[:, None, 2:]
+    candidates_top_left = candidates[None, :, :2]
+    candidates_bottom_right = candidates[None, :, :2] + candidates[None, :, 2:]
+    overlap_top_left = np.maximum(top_left, candidates_top_left)
+    overlap_bottom_right = np.minimum(bottom_right, candidates_bottom_right)
+    overlap_size = np.maximum(0.0, overlap_bottom_right - overlap_top_left)
+    area_intersection = overlap_size.prod(axis=2)
+    area_boxes = boxes[:, 2:].prod(axis=1)[:, None]
+    area_candidates = candidates[:, 2:].prod(axis=1)[None, :]
+    recent_cost = 1.0 - area_intersection / (area_boxes + area_candidates - area_intersection)
+    track_labels = np.array([tracks[track_indices[row]].label for row in recent])
+    labels = np.array([detections[i].label for i in detection_indices])
+    recent_cost[track_labels[:, None] != labels[None, :]] = INFTY_COST
+    cost_matrix[recent] = recent_cost
     return cost_matrix

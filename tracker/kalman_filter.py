@@ -17,6 +17,9 @@ STD_WEIGHT_VELOCITY = 1.0 / 160
 class KalmanFilter:
     """One box's Kalman filter: a thin wrapper of ``filterpy.kalman.KalmanFilter``.
 
+    :mod:`tracker.kalman_batch` runs the same equations for many filters at once (the tracker uses
+    it); this class is its reference.
+
     Parameters
     ----------
     measurement : ndarray, (4,)
@@ -55,6 +58,17 @@ class KalmanFilter:
     def covariance(self):
         """State covariance, (8, 8)."""
         return self._filter.P
+
+    def set_state(self, mean, covariance):
+        """Replace the state, e.g. by the result of a batched step (:mod:`tracker.kalman_batch`).
+
+        Parameters
+        ----------
+        mean : ndarray, (8,)
+        covariance : ndarray, (8, 8)
+        """
+        self._filter.x = mean
+        self._filter.P = covariance
 
     def _height(self):
         # a filter may drift to a non-positive height between measurements; keep the noise sane

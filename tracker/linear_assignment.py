@@ -7,6 +7,7 @@ above ``max_distance``) forbids that pair.
 import lap
 import numpy as np
 
+from . import kalman_batch
 from .kalman_filter import CHI2INV95
 
 INFTY_COST = 1e5
@@ -29,28 +30,36 @@ def solve_assignment(cost_matrix, max_distance):
         ``(row, column)`` pairs.
     unmatched_rows, unmatched_columns : list of int
     """
-    cost_matrix = np.array(cost_matrix, dtype=np.float64)
+    cost_matrix = np.asarray(cost_matrix, dtype=np.float64)
     n_rows, n_cols = cost_matrix.shape
     if n_rows == 0 or n_cols == 0:
         return [], list(range(n_rows)), list(range(n_cols))
-    cost_matrix[~np.isfinite(cost_matrix)] = INFTY_COST
-    cost_matrix[cost_matrix > max_distance] = max_distance + 1e-5
-    # rows and columns without any admissible pair cannot take part: leave them out of the solver, whose
-    # extended matrix is (rows + columns) squared (a 1e6-entry gallery would otherwise cost gigabytes)
-    feasible = cost_matrix <= max_distance
-    rows = np.nonzero(feasible.any(axis=1))[0]
-    cols = np.nonzero(feasible.any(axis=0))[0]
-    matches = []
+    feasible = np.isfinite(cost_matrix)
+    feasible &= cost_matrix <= max_distance
+    row_counts, col_counts = feasible.sum(axis=1), feasible.sum(axis=0)
+    # a pair that is the only admissible one of its row and of its column is in every optimal assignment
+    # (matching it beats leaving both unmatched): take it without the solver
+    alone = feasible & (row_counts == 1)[:, None] & (col_counts == 1)[None, :]
+    alone_rows, alone_cols = np.nonzero(alone)
+    matches = list(zip(alone_rows.tolist(), alone_cols.tolist()))
+    # rows and columns without any admissible pair cannot take part either: leave them out of the solver,
+    # whose extended matrix is (rows + columns) squared (a 1e6-entry gallery would otherwise cost gigabytes)
+    solve_rows, solve_cols = row_counts > 0, col_counts > 0
+    solve_rows[alone_rows] = solve_cols[alone_cols] = False
+    rows, cols = np.flatnonzero(solve_rows), np.flatnonzero(solve_cols)
     if len(rows) and len(cols):
-        sub = cost_matrix[np.ix_(rows, cols)]
+        block = np.ix_(rows, cols)
+        sub = np.where(feasible[block], cost_matrix[block], max_distance + 1e-5)
         _, row_to_column, _ = lap.lapjv(sub, extend_cost=True, cost_limit=max_distance + 1e-6)
-        matches = [(int(rows[r]), int(cols[c])) for r, c in enumerate(row_to_column)
-                   if c >= 0 and sub[r, c] <= max_distance]
-    matched_rows = {row for row, _ in matches}
-    matched_cols = {col for _, col in matches}
-    unmatched_rows = [row for row in range(n_rows) if row not in matched_rows]
-    unmatched_cols = [col for col in range(n_cols) if col not in matched_cols]
-    return matches, unmatched_rows, unmatched_cols
+        matches += [(int(rows[r]), int(cols[c])) for r, c in enumerate(row_to_column)
+                    if c >= 0 and sub[r, c] <= max_distance]
+        matches.sort()
+    unmatched_rows = np.ones(n_rows, dtype=bool)
+    unmatched_cols = np.ones(n_cols, dtype=bool)
+    if matches:
+        matched = np.array(matches)
+        unmatched_rows[matched[:, 0]] = unmatched_cols[matched[:, 1]] = False
+    return matches, np.flatnonzero(unmatched_rows).tolist(), np.flatnonzero(unmatched_cols).tolist()
 
 
 def min_cost_matching(distance_metric, max_distance, tracks, detections, track_indices=None,
@@ -107,10 +116,13 @@ def matching_cascade(distance_metric, max_distance, cascade_depth, tracks, detec
         detection_indices = list(range(len(detections)))
     unmatched_detections = list(detection_indices)
     matches = []
+    levels = {}
+    for k in track_indices:
+        levels.setdefault(tracks[k].time_since_update, []).append(k)
     for level in range(cascade_depth):
         if not unmatched_detections:
             break
-        level_tracks = [k for k in track_indices if tracks[k].time_since_update == 1 + level]
+        level_tracks = levels.get(1 + level)
         if not level_tracks:
             continue
         level_matches, _, unmatched_detections = min_cost_matching(
@@ -126,7 +138,8 @@ def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_i
     """Forbid pairs whose detection box is implausible under the track's Kalman filter.
 
     Entries whose squared Mahalanobis distance exceeds the chi-square 0.95 quantile (4 dof, or 2
-    with ``only_position``) are set to ``gated_cost``, in place.
+    with ``only_position``) are set to ``gated_cost``, in place. All tracks are gated in one batch
+    (:func:`tracker.kalman_batch.gating_distance_filters`).
 
     Returns
     -------
@@ -136,8 +149,8 @@ def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_i
     if cost_matrix.size == 0:
         return cost_matrix
     gating_threshold = CHI2INV95[2 if only_position else 4]
-    measurements = np.asarray([detections[i].to_xyah() for i in detection_indices])
-    for row, track_index in enumerate(track_indices):
-        distances = tracks[track_index].kalman_filter.gating_distance(measurements, only_position)
-        cost_matrix[row, distances > gating_threshold] = gated_cost
+    measurements = kalman_batch.tlwh_to_xyah(np.stack([detections[i].tlwh for i in detection_indices]))
+    distances = kalman_batch.gating_distance_filters([tracks[k].kalman_filter for k in track_indices],
+                                                     measurements, only_position)
+    cost_matrix[distances > gating_threshold] = gated_cost
     return cost_matrix

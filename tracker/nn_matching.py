@@ -34,20 +34,78 @@ def nearest_neighbor_distance(bank, queries):
     return np.maximum(0.0, cosine_distance(bank, queries, data_is_normalized=True).min(axis=0))
 
 
-def appearance_cost(tracks, detections, track_indices, detection_indices):
+def stack_banks(banks):
+    """Feature banks of different sizes as one array, short banks padded with their own first feature.
+
+    Repeating a bank's feature leaves its nearest-neighbour distance unchanged, so the padded array
+    can be searched without a mask.
+
+    Parameters
+    ----------
+    banks : list of ndarray, each KtxD float32 with Kt >= 1
+
+    Returns
+    -------
+    ndarray, TxKxD float32
+        ``K = max(Kt)``.
+    """
+    sizes = np.array([len(bank) for bank in banks])
+    if np.all(sizes == sizes[0]):
+        return np.array(banks, dtype=np.float32)
+    features = np.concatenate(banks).astype(np.float32, copy=False)
+    starts = np.cumsum(sizes) - sizes
+    rows = starts[:, None] + np.minimum(np.arange(sizes.max())[None, :], sizes[:, None] - 1)
+    return features[rows]
+
+
+def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None):
     """Nearest-neighbour cosine distance of detection features to track feature banks.
 
-    A track or detection without features gives ``INFTY_COST`` (it can still match by IoU).
+    A track or detection without features gives ``INFTY_COST`` (it can still match by IoU). All banks
+    are searched in one batched product.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    detections : list of Detection
+    track_indices, detection_indices : list of int
+    pairs : ndarray of bool, (len(track_indices), len(detection_indices)), optional
+        Compute only these entries (those that can still match); the others are ``INFTY_COST``. With
+        a few pairs per track, each bank is compared with its own few detections only.
 
     Returns
     -------
     ndarray, (len(track_indices), len(detection_indices))
+        Distances in [0, 2] (cosine distance ``1 - cos``).
     """
     cost_matrix = np.full((len(track_indices), len(detection_indices)), INFTY_COST)
-    with_feature = [col for col, i in enumerate(detection_indices) if detections[i].feature is not None]
-    if not with_feature or not len(track_indices):
+    if not cost_matrix.size:
         return cost_matrix
-    queries = np.stack([detections[detection_indices[col]].feature for col in with_feature])
-    for row, track_index in enumerate(track_indices):
-        cost_matrix[row, with_feature] = nearest_neighbor_distance(tracks[track_index].features.features, queries)
+    banks = [tracks[k].features.features for k in track_indices]
+    features = [detections[i].feature for i in detection_indices]
+    with_feature = np.array([feature is not None for feature in features])
+    wanted = np.array([len(bank) > 0 for bank in banks])[:, None] & with_feature[None, :]
+    if pairs is not None:
+        wanted &= np.asarray(pairs, dtype=bool)
+    counts = wanted.sum(axis=1)
+    rows = np.flatnonzero(counts)
+    if not len(rows):
+        return cost_matrix
+    stacked = stack_banks([banks[r] for r in rows])                             # RxKxD
+    if pairs is None:
+        columns = np.flatnonzero(with_feature)
+        queries = np.array([features[c] for c in columns], dtype=np.float32)
+        best = np.matmul(stacked, queries.T).max(axis=1)                        # RxC
+        cost_matrix[np.ix_(rows, columns)] = np.maximum(0.0, 1.0 - best)
+        return cost_matrix
+    # each bank only against its own candidate queries, padded to the largest number m of candidates
+    zero = np.zeros_like(features[np.argmax(with_feature)])
+    queries = np.array([zero if feature is None else feature for feature in features], dtype=np.float32)
+    counts = counts[rows]
+    pair_rows, pair_columns = np.nonzero(wanted[rows])                          # sorted by row
+    slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    candidates = np.zeros((len(rows), counts.max()), dtype=np.intp)
+    candidates[pair_rows, slot] = pair_columns
+    best = np.matmul(stacked, queries[candidates].transpose(0, 2, 1)).max(axis=1)   # Rxm
+    cost_matrix[rows[pair_rows], pair_columns] = np.maximum(0.0, 1.0 - best[pair_rows, slot])
     return cost_matrix

@@ -1,11 +1,14 @@
 """A single tracked object and its life cycle: tentative -> confirmed -> lost."""
-from collections import deque
 from enum import IntEnum
 
 import numpy as np
 
+from . import kalman_batch
 from .feature_bank import FeatureBank
 from .kalman_filter import KalmanFilter
+from .median_window import MedianWindow
+
+_UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
 
 class TrackState(IntEnum):
@@ -75,7 +78,7 @@ class Track:
         self.n_init = n_init
         self.max_age = max_age
         self.features = FeatureBank(feature_budget)
-        self._world_positions = deque(maxlen=world_history)
+        self._world_positions = MedianWindow(world_history, dim=3)
         self.last_detection = detection
         self.pending_observations = []
         self._observe(detection, frame_index)
@@ -85,7 +88,7 @@ class Track:
         if detection.feature is not None:
             self.features.add(detection.feature)
         if detection.world_position is not None:
-            self._world_positions.append(detection.world_position)
+            self._world_positions.add(detection.world_position)
 
     def to_tlwh(self):
         """Current box estimate ``(x, y, w, h)``, pixels; (4,) ndarray."""
@@ -103,14 +106,13 @@ class Track:
     @property
     def world_position(self):
         """Median of the recent world positions, (3,) metres, or None when none is known."""
-        if not self._world_positions:
-            return None
-        return np.median(np.asarray(self._world_positions), axis=0)
+        median = self._world_positions.median
+        return None if median is None else median.copy()
 
     @property
     def world_positions(self):
         """The recent world positions, Kx3 metres (at most ``world_history``)."""
-        return np.asarray(self._world_positions).reshape(-1, 3)
+        return self._world_positions.points
 
     def remember(self, features=(), world_position=None):
         """Seed the track with what is known of its identity (features KxD, position (3,) metres),
@@ -118,16 +120,25 @@ class Track:
         for feature in features:
             self.features.add(feature)
         if world_position is not None:
-            self._world_positions.append(np.asarray(world_position, dtype=np.float64))
+            self._world_positions.add(np.asarray(world_position, dtype=np.float64))
 
     def predict(self):
-        """Advance the Kalman filter one frame (call once per frame, before matching)."""
+        """Advance the Kalman filter one frame (call once per frame, before matching).
+
+        :func:`predict_tracks` does the same for many tracks at once.
+        """
         self.kalman_filter.predict()
+        self._count_frame()
+
+    def _count_frame(self):
         self.age += 1
         self.time_since_update += 1
 
     def update(self, detection, frame_index):
-        """Assign a detection: correct the filter, store its feature and position, count the hit."""
+        """Assign a detection: correct the filter, store its feature and position, count the hit.
+
+        :func:`update_tracks` does the same for many tracks at once.
+        """
         self.kalman_filter.update(detection.to_xyah())
         self._count_hit(detection, frame_index)
 
@@ -170,3 +181,74 @@ class Track:
     def __repr__(self):
         return (f"Track(id={self.track_id}, label={self.label}, state={self.state.name}, "
                 f"hits={self.hits}, time_since_update={self.time_since_update})")
+
+
+# ---------------------------------------------------------------------------- many tracks at once
+def predict_tracks(tracks):
+    """:meth:`Track.predict` of every track, with one batched Kalman prediction.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    """
+    kalman_batch.predict_filters([track.kalman_filter for track in tracks])
+    for track in tracks:
+        track._count_frame()
+
+
+def update_tracks(tracks, detections, frame_index):
+    """:meth:`Track.update` of each track with its detection, with one batched Kalman correction.
+
+    Parameters
+    ----------
+    tracks : list of Track
+        Distinct tracks.
+    detections : list of Detection
+        ``detections[k]`` is assigned to ``tracks[k]``.
+    frame_index : int
+    """
+    if not tracks:
+        return
+    measurements = kalman_batch.tlwh_to_xyah(np.stack([detection.tlwh for detection in detections]))
+    kalman_batch.update_filters([track.kalman_filter for track in tracks], measurements)
+    for track, detection in zip(tracks, detections):
+        track._count_hit(detection, frame_index)
+
+
+def world_positions_of(tracks):
+    """World position of each track (:attr:`Track.world_position`), metres.
+
+    Parameters
+    ----------
+    tracks : list of Track
+
+    Returns
+    -------
+    ndarray, Tx3
+        NaN rows for tracks whose position is unknown.
+    """
+    medians = [track._world_positions.median for track in tracks]
+    return np.array([_UNKNOWN_POSITION if m is None else m for m in medians], dtype=np.float64).reshape(-1, 3)
+
+
+def world_distances(tracks, detections):
+    """Distance between each track's world position and each detection's, metres.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    detections : list of Detection
+
+    Returns
+    -------
+    ndarray, TxN
+        NaN where either position is unknown.
+    """
+    positions = np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position for d in detections],
+                         dtype=np.float64).reshape(-1, 3)
+    squared = np.zeros((len(tracks), len(positions)))
+    for track_coordinate, coordinate in zip(world_positions_of(tracks).T, positions.T):
+        difference = coordinate[None, :] - track_coordinate[:, None]
+        squared += difference * difference          # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums
+    return np.sqrt(squared)
+
