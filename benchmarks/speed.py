@@ -86,7 +86,7 @@ def _median(values):
 
 # ------------------------------------------------------------------------------------ (a) tracker
 
-def build_gallery(entries, dim=128, bank_size=32, index="exact", seed=0):
+def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0):
     """A gallery of ``entries`` stored features (``ceil(entries / bank_size)`` identities, full banks but
     the last),
     filled with :meth:`LongTermGallery.add`; returns (gallery, seconds)."""
@@ -445,8 +445,8 @@ def main(argv=None):
     parser.add_argument("--frames", type=positive_int, help="timed frames per tracker run (default 20)")
     parser.add_argument("--new-per-frame", type=int, default=2, help="unseen objects per frame (default 2)")
     parser.add_argument("--dim", type=positive_int, default=128, help="feature length (default 128)")
-    parser.add_argument("--bank-size", type=positive_int, default=32,
-                        help="features per gallery identity (default 32, TrackerConfig's)")
+    parser.add_argument("--bank-size", type=positive_int, default=100,
+                        help="features per gallery identity (default 100, TrackerConfig's)")
     parser.add_argument("--batch-sizes", nargs="+", type=count, help="embedder batch sizes (default 1 8 32 64)")
     parser.add_argument("--min-objects", type=positive_int, help="objects embedded per timed run (default 64)")
     parser.add_argument("--model", default="default",
