@@ -214,3 +214,23 @@ def test_faiss_preselection_finds_the_same_identity(rng, monkeypatch):
     for i in (0, 17, 29):
         assert gallery.match(noisy(looks[i], rng), CHAIR)[0] == i + 1
         assert gallery.query(noisy(looks[i], rng), k=1)[0].track_id == i + 1
+
+
+def test_add_many_equals_adding_one_by_one():
+    rng = np.random.default_rng(3)
+    one, many = LongTermGallery(bank_size=4, position_history=3), LongTermGallery(bank_size=4, position_history=3)
+    for frame in range(12):
+        ids = [1, 2, 3, 1] if frame % 3 == 0 else [2, 3, 4]          # repeated id within one call too
+        features = [None if (frame + i) % 5 == 0 else rng.standard_normal(8) for i in range(len(ids))]
+        features = [None if f is None else (f / np.linalg.norm(f)).astype(np.float32) for f in features]
+        positions = [None if i == 1 else rng.uniform(0, 3, 3) for i in range(len(ids))]
+        labels = [5] * len(ids)
+        for args in zip(ids, labels, features, positions, [frame] * len(ids)):
+            one.add(*args)
+        many.add_many(ids, labels, features, positions, [frame] * len(ids))
+    assert list(one.ids) == list(many.ids)
+    for track_id in one.ids:
+        np.testing.assert_array_equal(one.features(track_id), many.features(track_id))
+        np.testing.assert_allclose(one.mean_feature(track_id), many.mean_feature(track_id), rtol=1e-6)
+        np.testing.assert_array_equal(one.world_position(track_id), many.world_position(track_id))
+        assert one.frames(track_id) == many.frames(track_id)

@@ -82,7 +82,7 @@ def invalid_reason(detection, image_size=None, feature_dim=None):
     tlwh = detection.tlwh
     if tlwh.shape != (4,):
         return f"box has {tlwh.size} values, expected 4 (tlwh)"
-    if not np.all(np.isfinite(tlwh)):
+    if not np.isfinite(tlwh).all():
         return f"box {tlwh.tolist()} is not finite"
     if tlwh[2] <= 0 or tlwh[3] <= 0:
         return f"box {tlwh.tolist()} has zero or negative area"
@@ -97,9 +97,9 @@ def invalid_reason(detection, image_size=None, feature_dim=None):
     if feature is not None:
         if feature.ndim != 1 or feature.size == 0:
             return f"feature has shape {feature.shape}, expected (D,)"
-        if not np.all(np.isfinite(feature)):
+        if not np.isfinite(feature).all():
             return "feature has NaN or infinite values"
-        if not np.any(feature):
+        if not feature.any():
             return "feature is all zeros"
         if feature_dim is not None and feature.size != feature_dim:
             return f"feature has length {feature.size}, the tracker uses {feature_dim}"
@@ -130,7 +130,7 @@ def sanitize(detection, image_size=None):
             mask = mask.astype(bool, copy=False)
         detection.mask = mask
     position = detection.world_position
-    if position is not None and (position.shape != (3,) or not np.all(np.isfinite(position))):
+    if position is not None and (position.shape != (3,) or not np.isfinite(position).all()):
         log.warning("detection %s: world position %s is not a finite 3D point, ignored",
                     detection.tlwh.tolist(), position.tolist())
         detection.world_position = None

@@ -143,6 +143,7 @@ class LongTermGallery:
         self._position_count = np.zeros(capacity, dtype=np.int64)
         self._position_next = np.zeros(capacity, dtype=np.int64)
         self._positions = np.full((capacity, 3), np.nan)
+        self._positions_stale = np.zeros(capacity, dtype=bool)
         self._n_observations = np.zeros(capacity, dtype=np.int64)
         self._ranges = []
         self._bank = None
@@ -163,7 +164,7 @@ class LongTermGallery:
     def _grow(self):
         old = {name: getattr(self, name) for name in (
             "_ids", "_labels", "_bank_count", "_bank_next", "_mean_count", "_position_ring",
-            "_position_count", "_position_next", "_positions", "_n_observations", "_bank",
+            "_position_count", "_position_next", "_positions", "_positions_stale", "_n_observations", "_bank",
             "_mean_sum", "_means")}
         ranges = self._ranges
         self._allocate(2 * self.capacity)
@@ -229,6 +230,56 @@ class LongTermGallery:
         if frame_index is not None:
             self._add_frame(row, int(frame_index))
 
+    def add_many(self, track_ids, labels, features, world_positions, frame_indices):
+        """Record several observations at once, as :meth:`add` one after the other would.
+
+        Parameters
+        ----------
+        track_ids, labels, frame_indices : sequences of int, length N
+        features : sequence of ((D,) ndarray or None), length N
+        world_positions : sequence of ((3,) ndarray or None), length N
+
+        Notes
+        -----
+        Observations of distinct identities with a feature are written in one vectorised step
+        (the tracker's case: one observation per confirmed track and frame); the rest go through
+        :meth:`add` in order.
+        """
+        rows, batch_rows, batch_features, single = [], [], [], []
+        seen = set()
+        for i, (track_id, label) in enumerate(zip(track_ids, labels)):
+            row = self._row(int(track_id), int(label))
+            rows.append(row)
+            feature = features[i]
+            if feature is not None and row not in seen and self.feature_dim is not None \
+                    and np.size(feature) == self.feature_dim:
+                seen.add(row)
+                batch_rows.append(row)
+                batch_features.append(feature)
+            elif feature is not None:
+                single.append(i)
+        if batch_rows:
+            batch = np.asarray(batch_rows, dtype=np.int64)
+            values = np.asarray(batch_features, dtype=np.float32).reshape(len(batch), -1)
+            slots = self._bank_next[batch]
+            self._bank[batch, slots] = values
+            self._bank_next[batch] = (slots + 1) % self.bank_size
+            self._bank_count[batch] = np.minimum(self._bank_count[batch] + 1, self.bank_size)
+            self._mean_sum[batch] += values
+            self._mean_count[batch] += 1
+            sums = self._mean_sum[batch]
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            positive = norms[:, 0] > 0
+            self._means[batch[positive]] = sums[positive] / norms[positive]
+            self._faiss_dirty = True
+        for i in single:
+            self._add_feature(rows[i], np.asarray(features[i], dtype=np.float32).reshape(-1))
+        for row, position, frame_index in zip(rows, world_positions, frame_indices):
+            if position is not None:
+                self._add_position(row, np.asarray(position, dtype=np.float64).reshape(3))
+            if frame_index is not None:
+                self._add_frame(row, int(frame_index))
+
     def _add_feature(self, row, feature):
         if self.feature_dim is None:
             self.feature_dim = feature.size
@@ -247,13 +298,26 @@ class LongTermGallery:
         self._faiss_dirty = True
 
     def _add_position(self, row, position):
-        if not np.all(np.isfinite(position)):
+        if not np.isfinite(position).all():
             return
         slot = self._position_next[row]
         self._position_ring[row, slot] = position
         self._position_next[row] = (slot + 1) % self.position_history
         self._position_count[row] = min(self._position_count[row] + 1, self.position_history)
-        self._positions[row] = np.median(self._position_ring[row, :self._position_count[row]], axis=0)
+        self._positions_stale[row] = True       # the median is recomputed when it is next read
+
+    def _fresh_positions(self, rows):
+        """Median positions of ``rows`` (R,) -> Rx3, recomputing the stale ones: one ``np.median`` per
+        distinct ring fill count, so that adding a position costs O(1) and a search O(stale rows)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        stale = rows[self._positions_stale[rows]]
+        if len(stale):
+            counts = self._position_count[stale]
+            for count in np.unique(counts):
+                group = stale[counts == count]
+                self._positions[group] = np.median(self._position_ring[group, :count], axis=1)
+            self._positions_stale[stale] = False
+        return self._positions[rows]
 
     def _add_frame(self, row, frame_index):
         self._n_observations[row] += 1
@@ -271,8 +335,8 @@ class LongTermGallery:
     # ------------------------------------------------------------------ reading
     def world_position(self, track_id):
         """Median recent world position of an identity, (3,) metres, or None."""
-        position = self._positions[self._row_of[int(track_id)]]
-        return position.copy() if np.all(np.isfinite(position)) else None
+        position = self._fresh_positions([self._row_of[int(track_id)]])[0]
+        return position.copy() if np.isfinite(position).all() else None
 
     def features(self, track_id):
         """Stored recent features of an identity, KxD float32 (K <= bank_size)."""
@@ -407,8 +471,8 @@ class LongTermGallery:
             return self._ids[rows].copy(), cost
         appearance = np.full((n_queries, len(rows)), np.nan)
         if searchable:
-            if len(candidates) == self.size:
-                # all rows at once through a view of the bank, then keep the wanted columns
+            if len(candidates) == self.size and 2 * len(rows) > self.size:
+                # most rows: all at once through a view of the bank, then keep the wanted columns
                 appearance[with_feature] = self.appearance_distances(queries)[:, rows]
             else:
                 appearance[with_feature] = self.appearance_distances(queries, rows)
@@ -416,7 +480,7 @@ class LongTermGallery:
         for q, position in enumerate(world_positions):
             if position is not None:
                 positions[q] = position
-        world = np.linalg.norm(positions[:, None, :] - self._positions[rows][None, :, :], axis=2)
+        world = np.linalg.norm(positions[:, None, :] - self._fresh_positions(rows)[None, :, :], axis=2)
         world_known = np.isfinite(world)
         appearance_known = np.isfinite(appearance)
         allowed = (labels[:, None] == self._labels[rows][None, :])

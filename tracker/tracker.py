@@ -140,7 +140,7 @@ class TrackerConfig:
 def _common_feature_length(detections):
     """The most frequent length of the finite 1-D features among detections, or None."""
     lengths = [d.feature.size for d in detections
-               if d.feature is not None and d.feature.ndim == 1 and d.feature.size and np.all(np.isfinite(d.feature))]
+               if d.feature is not None and d.feature.ndim == 1 and d.feature.size and np.isfinite(d.feature).all()]
     if not lengths:
         return None
     values, counts = np.unique(lengths, return_counts=True)
@@ -457,10 +457,17 @@ class Tracker:
                 self.reactivations += 1
 
     def _record_in_gallery(self):
-        """Copy the new observations of confirmed tracks into the gallery (O(D) each)."""
+        """Copy the new observations of confirmed tracks into the gallery (one batched write)."""
+        ids, labels, features, positions, frames = [], [], [], [], []
         for track in self.tracks:
             if not track.is_confirmed() or not track.pending_observations:
                 continue
             for frame_index, feature, position in track.pending_observations:
-                self.gallery.add(track.track_id, track.label, feature, position, frame_index)
+                ids.append(track.track_id)
+                labels.append(track.label)
+                features.append(feature)
+                positions.append(position)
+                frames.append(frame_index)
             track.pending_observations.clear()
+        if ids:
+            self.gallery.add_many(ids, labels, features, positions, frames)

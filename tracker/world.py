@@ -94,7 +94,7 @@ def world_position(mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=Non
     if pose is None or depth is None or intrinsic_color is None or intrinsic_depth is None:
         return None
     pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
         return None
     depth = np.asarray(depth)
     if mask is not None:
