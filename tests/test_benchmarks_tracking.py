@@ -113,6 +113,8 @@ def check_contract(out, trackers, frames):
         assert "revisit_accuracy" in row and row["revisits"] >= row["revisits_kept"] >= 0
         assert row["revisit_accuracy"] is None or 0.0 <= row["revisit_accuracy"] <= 1.0
         assert row["fps"] > 0
+        if len(trackers) > 1:       # timed again alone (default --fps-frames 100 > frames)
+            assert row["fps_frames"] == frames and row["fps_shared"] > 0
         tracks = np.loadtxt(out / "tracks" / row["tracker"] / "scene0000_00.txt", delimiter=",", ndmin=2)
         assert len(tracks) and tracks[:, 0].min() >= 1 and tracks[:, 0].max() <= frames  # frame index + 1
     markdown = (out / "results.md").read_text()
