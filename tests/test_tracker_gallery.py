@@ -234,3 +234,35 @@ def test_add_many_equals_adding_one_by_one():
         np.testing.assert_allclose(one.mean_feature(track_id), many.mean_feature(track_id), rtol=1e-6)
         np.testing.assert_array_equal(one.world_position(track_id), many.world_position(track_id))
         assert one.frames(track_id) == many.frames(track_id)
+
+
+def test_real_faiss_index_agrees_with_exact_search(rng):
+    pytest.importorskip("faiss")
+    exact = LongTermGallery(bank_size=4)
+    approximate = LongTermGallery(bank_size=4, index="faiss", faiss_candidates=16)
+    looks = [unit(rng.normal(size=32)) for _ in range(300)]
+    for i, look in enumerate(looks):
+        for gallery in (exact, approximate):
+            for _ in range(3):
+                gallery.add(i + 1, CHAIR if i % 2 else TABLE, noisy(look, rng))
+    assert approximate._faiss is not None                     # the real package, not the fallback
+    for i in (0, 1, 150, 299):
+        label = CHAIR if i % 2 else TABLE
+        query = noisy(looks[i], rng)
+        assert approximate.match(query, label)[0] == exact.match(query, label)[0] == i + 1
+        assert approximate.query(query, k=1)[0].track_id == i + 1
+
+
+def test_a_faiss_gallery_can_be_copied_and_pickled(rng):
+    import copy
+    import pickle
+    pytest.importorskip("faiss")
+    gallery = LongTermGallery(index="faiss", faiss_candidates=2)
+    looks = [unit(rng.normal(size=8)) for _ in range(5)]
+    for i, look in enumerate(looks):
+        gallery.add(i + 1, CHAIR, look)
+    assert gallery.match(looks[3], CHAIR)[0] == 4
+    for twin in (copy.deepcopy(gallery), pickle.loads(pickle.dumps(gallery))):
+        assert twin._faiss is not None and twin.match(looks[3], CHAIR)[0] == 4
+        twin.add(9, CHAIR, looks[0])
+        assert 9 not in gallery

@@ -132,6 +132,22 @@ class LongTermGallery:
         self._row_of = {}
         self._allocate(max(1, int(initial_capacity)))
 
+    def __getstate__(self):
+        """Picklable / deep-copyable state: the faiss module and index are left out (rebuilt on use)."""
+        state = self.__dict__.copy()
+        state["_faiss"] = state["_faiss"] is not None
+        state["_faiss_index"] = None
+        state["_faiss_dirty"] = True
+        return state
+
+    def __setstate__(self, state):
+        use_faiss = state.pop("_faiss")
+        self.__dict__.update(state)
+        self._faiss = None
+        if use_faiss:
+            import faiss
+            self._faiss = faiss
+
     # ------------------------------------------------------------------ storage
     def _allocate(self, capacity):
         self._ids = np.zeros(capacity, dtype=np.int64)
