@@ -3,6 +3,8 @@
 # schedule (batch-all triplet loss, EPOCHS epochs of 137 steps of 16 instances x 4 views).
 # Resumable: re-running the script continues each run from its checkpoint (--resume) and skips
 # finished ones. Usage: bash benchmarks/ablation.sh [OUT_DIR] [EPOCHS] [SEEDS...]
+# (VARIANTS="full early-fusion concat" by default). A run killed mid-way leaves DIR/<run>.pt.lock:
+# remove it before resuming.
 # Needs data/train (seed 1000) and data/val (seed 2000), made by the commands in README.
 set -euo pipefail
 out=${1:-runs/ablation}
@@ -15,8 +17,13 @@ for seed in $seeds; do
   for variant in $variants; do
     ckpt="$out/$variant-s$seed.pt"
     if [ -f "$ckpt.done" ]; then continue; fi
+    # several copies may run side by side (e.g. one per seed, OMP_NUM_THREADS=1 each): a run in progress
+    # holds a lock folder and is skipped by the others
+    mkdir "$ckpt.lock" 2>/dev/null || { echo "skipping $ckpt: in progress elsewhere"; continue; }
+    trap 'rmdir "$ckpt.lock" 2>/dev/null' EXIT
     python -m reid.train --data data/train --val-data data/val --variant "$variant" --out "$ckpt" \
       --epochs "$epochs" --seed "$seed" --resume --quiet >> "$out/$variant-s$seed.log" 2>&1
     touch "$ckpt.done"
+    rmdir "$ckpt.lock"
   done
 done
