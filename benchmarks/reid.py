@@ -33,6 +33,7 @@ evaluated are ``null``. Exit status 1 when a requested row failed (``error``), 0
 import logging
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,6 @@ def parse_checkpoint(text):
 def ablation_checkpoints(folder):
     """``NAME=PATH`` pairs for every ``<variant>-s<seed>.pt`` in ``folder`` (what ``benchmarks/ablation.sh``
     writes), sorted by variant then seed; a run still in progress (no ``.pt.done`` beside it) is left out."""
-    import re
     from reid.model import list_variants
     folder = Path(folder)
     if not folder.is_dir():
@@ -124,7 +124,6 @@ def seed_summary(rows):
         ``method``, ``seeds`` (the seeds), and for each of ``SEED_METRICS`` the mean over seeds and its
         ``*_sd`` (0 for a single seed), in order of first appearance.
     """
-    import re
     groups = {}
     for row in rows:
         match = re.fullmatch(r"(.+)-s(\d+)", row["method"])

@@ -669,10 +669,7 @@ class LongTermGallery:
             getattr(gallery, "_" + key)[:n] = arrays[key]
         offsets, ranges = arrays["range_offsets"], arrays["ranges"].reshape(-1, 2)
         gallery._ranges = [ranges[offsets[i]:offsets[i + 1]].tolist() for i in range(n)]
-        for row in range(n):
-            count = gallery._position_count[row]
-            if count:
-                gallery._positions[row] = np.median(gallery._position_ring[row, :count], axis=0)
+        gallery._positions_stale[:n] = gallery._position_count[:n] > 0     # medians computed when read
         gallery._row_of = {int(track_id): row for row, track_id in enumerate(ids)}
         gallery.size = n
         return gallery

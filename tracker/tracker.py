@@ -375,7 +375,8 @@ class Tracker:
         # and would never be confirmed by IoU, but it stays where it is in the world
         candidates = [k for k in track_indices if self.tracks[k].is_confirmed()
                       or (config.tentative_world_matching and self.tracks[k].world_position is not None)]
-        others = [k for k in track_indices if k not in set(candidates)]
+        chosen = set(candidates)
+        others = [k for k in track_indices if k not in chosen]
 
         def metric(tracks, dets, track_indices, detection_indices):
             cost = self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
