@@ -10,11 +10,14 @@ depend only on (``--seed``, frame index), so each tracker sees exactly the same 
 that of ``python -m benchmarks.tracking``: TrackEval IDF1/HOTA/MOTA/IDSW against the clean ground
 truth (the annotation masks) and revisit accuracy.
 
-Writes ``OUT/results.json`` (one row per level, tracker and scene, with the noise settings and the
-noise measured on that scene), ``OUT/results.md`` (mean over scenes per tracker and level) and
-``OUT/robustness.png`` (IDF1 and revisit accuracy against noise level, one line per tracker).
+Writes ``OUT/results.json`` (one row per level, tracker and scene, with the noise settings, the
+noise measured on that scene and the run's settings), ``OUT/results.md`` (mean over scenes per tracker
+and level) and ``OUT/robustness.png`` (IDF1 and revisit accuracy against noise level, one line per
+tracker). With ``--add-levels`` the rows of an earlier run into the same ``OUT`` with the same
+settings are kept for the levels not run now, so the levels can be run one at a time.
 """
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -27,9 +30,10 @@ from tracker.tracker import TrackerConfig
 
 from .noise import FULL, KINDS, NoiseConfig, NoisyDetector
 from .plots import finite, pyplot, save_figure
-from .tracking import (_fmt, add_common_arguments, available_rows, mean_rows, open_scenes_and_embedder,
-                       parse_trackers, run_scene, score_scenes)
+from .tracking import (_fmt, add_common_arguments, available_rows, config_note, jsonable_overrides, mean_rows,
+                       open_scenes_and_embedder, parse_trackers, run_scene, score_scenes)
 from .tracking_metrics import TrackEvalMissing
+from .tracking_peers import parse_config_overrides
 
 log = logging.getLogger("benchmarks")
 PROG = "python -m benchmarks.robustness"
@@ -65,7 +69,7 @@ def measured_noise(stats):
 
 
 def run_levels(scenes, rows, levels, kinds=None, seed=0, embedder=None, frame_step=1, max_frames=None,
-               min_gap=100, window=10, progress=True):
+               min_gap=100, window=10, progress=True, config_overrides=None):
     """Result rows for every level, tracker and scene (the rows of :func:`score_scenes` with ``level``,
     ``noise`` (settings) and ``noise_measured`` added)."""
     base = create_detector("gt")
@@ -78,7 +82,8 @@ def run_levels(scenes, rows, levels, kinds=None, seed=0, embedder=None, frame_st
         for scene in scenes:
             detector = NoisyDetector(base, config, seed=seed, classes=classes[scene.name])
             runs[scene.name] = run_scene(scene, detector, rows, embedder=embedder, frame_step=frame_step,
-                                         max_frames=max_frames, progress=progress)
+                                         max_frames=max_frames, progress=progress,
+                                         config_overrides=config_overrides)
             measured[scene.name] = measured_noise(detector.stats)
         for row in score_scenes(runs, rows, min_gap=min_gap, window=window):
             results.append({"level": float(level), **row, "noise": config.as_dict(),
@@ -167,6 +172,36 @@ def robustness_figure(results, title="Tracking under detection noise"):
     return figure
 
 
+def run_settings(args, rows, overrides):
+    """What must be equal for rows of two runs to be put in one table (everything but the levels)."""
+    return {"scenes": list(args.scenes), "trackers": list(rows), "seed": args.seed,
+            "kinds": sorted(args.only) if args.only else None, "frame_step": args.frame_step,
+            "max_frames": args.max_frames, "min_gap": args.min_gap, "window": args.revisit_window,
+            "reid": args.reid, "data": str(Path(args.data).resolve()),
+            "config_overrides": jsonable_overrides(overrides)}
+
+
+def earlier_rows(path, settings, levels):
+    """Rows of ``path`` (an earlier results.json) for levels other than ``levels``; [] when absent.
+
+    Raises ValueError naming the file when it cannot be read or was made with other settings.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+        assert isinstance(rows, list) and all(isinstance(r, dict) and "level" in r for r in rows)
+    except (OSError, ValueError, AssertionError):
+        raise ValueError(f"{path}: not a results.json of benchmarks.robustness") from None
+    different = [r for r in rows if r.get("settings") != settings]
+    if different:
+        raise ValueError(f"{path}: made with other settings than this run (--add-levels keeps only rows of "
+                         f"the same scenes, trackers, seed, kinds, frames, re-ID and tracker settings); use "
+                         f"another --out")
+    return [r for r in rows if r["level"] not in levels]
+
+
 def noise_level(text):
     try:
         value = float(text)
@@ -191,6 +226,8 @@ def build_parser():
     parser.add_argument("--trackers", default=DEFAULT_TRACKERS,
                         help=f"comma-separated rows of benchmarks.tracking (default {DEFAULT_TRACKERS})")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0); noise depends on (seed, frame)")
+    parser.add_argument("--add-levels", action="store_true",
+                        help="keep the other levels of an earlier run into --out with the same settings")
     add_common_arguments(parser)
     return parser
 
@@ -206,22 +243,31 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     levels = list(dict.fromkeys(args.levels))
+    try:
+        overrides = parse_config_overrides(args.config_overrides)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
     rows, notes = available_rows(rows, explicit=args.trackers != DEFAULT_TRACKERS)
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
+    settings = run_settings(args, rows, overrides)
     try:
+        kept = earlier_rows(Path(args.out) / "results.json", settings, levels) if args.add_levels else []
         scenes, embedder = open_scenes_and_embedder(args, rows)
         results = run_levels(scenes, rows, levels, kinds=args.only, seed=args.seed, embedder=embedder,
                              frame_step=args.frame_step, max_frames=args.max_frames, min_gap=args.min_gap,
-                             window=args.revisit_window, progress=not args.quiet)
+                             window=args.revisit_window, progress=not args.quiet, config_overrides=overrides)
     except (SceneError, TrackEvalMissing, CheckpointError, OSError, ValueError) as error:
         fail(PROG, str(error))
+    for row in results:
+        row["settings"] = settings
+    results = sorted(kept + results, key=lambda r: r["level"])       # stable: trackers and scenes keep their order
     out = Path(args.out)
     limit = f", at most {args.max_frames} frames" if args.max_frames else ""
     kinds = ", ".join(args.only) if args.only else "all kinds"
     settings = (f"Ground-truth detections degraded ({kinds}, seed {args.seed}), scenes {', '.join(args.scenes)}, "
                 f"frame step {args.frame_step}{limit}, re-ID `{args.reid}`, returns after >= {args.min_gap} "
-                f"frames away, window {args.revisit_window} frames.")
+                f"frames away, window {args.revisit_window} frames{config_note(overrides)}.")
     markdown = markdown_table(results, settings, notes)
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", markdown)

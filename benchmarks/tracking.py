@@ -44,11 +44,25 @@ from tracker.tracker import TrackerConfig, embed_detections
 
 from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
                                rows_from_boxes, trackeval_metrics)
-from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, peer_missing
+from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
 
 log = logging.getLogger("benchmarks")
 PROG = "python -m benchmarks.tracking"
 METRICS = ("IDF1", "HOTA", "MOTA", "IDSW", "revisit_accuracy", "fps")
+USES_OUR_CONFIG = ("ours", "ours-rgb", "ours-no-gallery")
+
+
+def jsonable_overrides(overrides):
+    """Overrides as JSON values (label sets as sorted lists)."""
+    return {key: sorted(value) if isinstance(value, frozenset) else value for key, value in overrides.items()}
+
+
+def config_note(overrides):
+    """``; tracker settings a=1, b=2`` for the settings line, empty without overrides."""
+    if not overrides:
+        return ""
+    values = ", ".join(f"{key}={value}" for key, value in jsonable_overrides(overrides).items())
+    return f"; our tracker's settings changed: {values}"
 
 
 def shared_detections(detector, frame, config):
@@ -68,15 +82,17 @@ def shared_detections(detector, frame, config):
 
 
 def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=None, progress=True,
-              boxes="detection"):
+              boxes="detection", config_overrides=None):
     """Run every row over one scene on shared detections.
 
     Returns a dict with ``gt`` (N x 6 rows), ``tracks`` (row -> N x 6 rows), ``frames`` (MOT frame
     numbers scored), ``tracked`` (frames processed), ``seconds`` (row -> embedding + tracking seconds),
     ``detect_seconds``, ``embed_seconds``. A frame whose masks are missing is tracked but not scored.
+    ``config_overrides``: :class:`tracker.TrackerConfig` values for our rows (see ``--set``).
     """
-    config = TrackerConfig()
-    runners = {row: make_runner(row, embedder, boxes=boxes) for row in rows}  # set-up is not timed
+    config = TrackerConfig(**(config_overrides or {}))
+    runners = {row: make_runner(row, embedder, boxes=boxes, config_overrides=config_overrides)
+               for row in rows}                                                   # set-up is not timed
     needs_features = embedder is not None and any(row in USES_OUR_FEATURES for row in rows)
     needs_depth = any(row in ("ours", "ours-no-gallery") for row in rows)
     frame_ids = scene.frame_ids[::frame_step][:max_frames]
@@ -267,6 +283,9 @@ def add_common_arguments(parser):
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[], dest="config_overrides",
+                        help="tracker.TrackerConfig settings for our rows, e.g. --set world_gate_metres=0.5 "
+                             "gallery_bank_size=32 (peers keep their own; recorded in the results)")
 
 
 def build_parser():
@@ -301,7 +320,7 @@ def isolated_fps(results, scene, detector, rows, embedder, args):
     frames = min(args.fps_frames, args.max_frames) if args.max_frames else args.fps_frames
     for row in rows:
         run = run_scene(scene, detector, [row], embedder=embedder, frame_step=args.frame_step,
-                        max_frames=frames, progress=False, boxes=args.boxes)
+                        max_frames=frames, progress=False, boxes=args.boxes, config_overrides=args.overrides)
         seconds = run["seconds"][row]
         for entry in results:
             if entry["tracker"] == row and entry["scene"] == scene.name:
@@ -320,6 +339,10 @@ def main(argv=None):
         parser.error(str(error))
     if args.detector == "file" and not args.detections:
         parser.error("--detector file needs --detections FILE")
+    try:
+        args.overrides = parse_config_overrides(args.config_overrides)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
     rows, notes = available_rows(rows, explicit=args.trackers != ",".join(ROWS))
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
@@ -335,7 +358,8 @@ def main(argv=None):
             if args.detector == "file":
                 detector = create_detector("file", path=args.detections.replace("{scene}", scene.name))
             runs[scene.name] = run_scene(scene, detector, rows, embedder=embedder, frame_step=args.frame_step,
-                                         max_frames=args.max_frames, progress=not args.quiet, boxes=args.boxes)
+                                         max_frames=args.max_frames, progress=not args.quiet, boxes=args.boxes,
+                                         config_overrides=args.overrides)
         results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
         if args.fps_frames and len(rows) > 1:
             for scene in scenes:
@@ -352,7 +376,10 @@ def main(argv=None):
     limit = f", at most {args.max_frames} frames" if args.max_frames else ""
     settings = (f"Detector `{args.detector}`, scenes {', '.join(runs)}, frame step {args.frame_step}{limit}, "
                 f"re-ID `{args.reid}`, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
-                f"window {args.revisit_window} frames.")
+                f"window {args.revisit_window} frames{config_note(args.overrides)}.")
+    for row in results:
+        if row["tracker"] in USES_OUR_CONFIG:
+            row["config_overrides"] = jsonable_overrides(args.overrides)
     markdown = markdown_table(results, settings, notes)
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", markdown)

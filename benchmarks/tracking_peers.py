@@ -156,20 +156,76 @@ class ByteTrackRunner:
         return out
 
 
-def make_runner(row, embedder=None, boxes="detection"):
+def _parse_bool(text):
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def _parse_labels(text):
+    text = text.strip()
+    if not text:
+        return frozenset()
+    return frozenset(int(value) for value in text.split(","))
+
+
+def parse_config_overrides(items):
+    """``KEY=VALUE`` strings -> a dict of :class:`tracker.TrackerConfig` field values.
+
+    Values are converted to the field's type (int, float, bool as true/false, str;
+    ``ignored_labels`` as comma-separated NYU40 ids, empty for none). Raises ValueError naming the
+    item for an unknown field or a value of the wrong type.
+    """
+    fields = {f.name: f for f in dataclasses.fields(TrackerConfig)}
+    defaults = TrackerConfig()
+    overrides = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise ValueError(f"tracker setting {item!r}: expected KEY=VALUE")
+        if key not in fields:
+            raise ValueError(f"tracker setting {item!r}: TrackerConfig has no field {key!r} "
+                             f"(fields: {', '.join(fields)})")
+        default = getattr(defaults, key)
+        try:
+            if key == "ignored_labels":
+                value = _parse_labels(text)
+            elif isinstance(default, bool):
+                value = _parse_bool(text)
+            elif isinstance(default, int):
+                value = int(text)
+            elif isinstance(default, float):
+                value = float(text)
+            else:
+                value = text
+        except ValueError as error:
+            raise ValueError(f"tracker setting {item!r}: {error}") from None
+        overrides[key] = value
+    TrackerConfig(**overrides).make_gallery()       # settings the gallery refuses fail here, not mid-run
+    return overrides
+
+
+def make_runner(row, embedder=None, boxes="detection", config_overrides=None):
     """A fresh runner (fresh tracker state) for ``row``: one per scene.
 
     ``boxes``: ``track`` reports each tracker's own box estimate (its Kalman state, as
     ``python -m tracker.run`` writes it); ``detection`` the detection box it was matched to in the frame.
+    ``config_overrides``: :class:`tracker.TrackerConfig` field values for our rows (peers keep their
+    own settings); ``ours-no-gallery`` turns the gallery off on top of them.
     """
     if boxes not in ("track", "detection"):
         raise ValueError(f"boxes must be 'track' or 'detection', got {boxes!r}")
+    overrides = dict(config_overrides or {})
     if row == "ours":
-        return OursRunner(row, embedder, boxes=boxes)
+        return OursRunner(row, embedder, config=TrackerConfig(**overrides), boxes=boxes)
     if row == "ours-rgb":
-        return OursRunner(row, embedder, use_depth=False, boxes=boxes)
+        return OursRunner(row, embedder, config=TrackerConfig(**overrides), use_depth=False, boxes=boxes)
     if row == "ours-no-gallery":
-        return OursRunner(row, embedder, config=TrackerConfig(use_gallery=False), boxes=boxes)
+        return OursRunner(row, embedder, config=TrackerConfig(**{**overrides, "use_gallery": False}), boxes=boxes)
     if row == "deepsort":
         return DeepSortRunner(row, boxes=boxes)
     if row == "deepsort-our-features":

@@ -311,3 +311,34 @@ def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module)
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and "scene0042_00" in errors[0]
     assert "Traceback" not in result.stderr and not (tmp_path / "out" / "results.json").exists()
+
+
+def test_cli_add_levels_keeps_the_earlier_levels_of_the_same_settings(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    root, checkpoint = bench_data
+    out = tmp_path / "out"
+
+    def run(*extra):
+        return run_module("benchmarks.robustness", "--data", str(root), "--scenes", "scene0000_00", "--out",
+                          str(out), "--reid", str(checkpoint), "--trackers", "ours", "--min-gap", "10",
+                          "--max-frames", "20", "--quiet", *extra)
+
+    assert run("--levels", "0").returncode == 0
+    first = json.loads((out / "results.json").read_text())
+    result = run("--levels", "1", "0", "--add-levels")          # level 0 again: replaced, not duplicated
+    assert result.returncode == 0, result.stderr
+    result = run("--levels", "0.5", "--add-levels")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["level"] for r in rows] == [0.0, 0.5, 1.0]
+    timing = ("fps", "seconds", "embed_seconds", "detect_seconds")
+    untimed = [{k: v for k, v in r.items() if k not in timing} for r in (rows[0], first[0])]
+    assert untimed[0] == untimed[1]                               # the same detections and tracker: same row
+    assert "| ours | 0.50 |" in (out / "results.md").read_text()
+    # without --add-levels the file holds this run only; other settings are refused, the file is kept
+    result = run("--levels", "0.5", "--add-levels", "--seed", "4")
+    assert result.returncode != 0 and "results.json" in result.stderr and "settings" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [r["level"] for r in json.loads((out / "results.json").read_text())] == [0.0, 0.5, 1.0]
+    assert run("--levels", "1").returncode == 0
+    assert [r["level"] for r in json.loads((out / "results.json").read_text())] == [1.0]

@@ -162,3 +162,41 @@ def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module)
     assert len(errors) == 1 and "scene0042_00" in errors[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_config_overrides_are_typed_and_checked():
+    from benchmarks.tracking_peers import make_runner, parse_config_overrides
+    overrides = parse_config_overrides(["world_gate_metres=0.5", "gallery_bank_size=32", "use_gallery=false",
+                                        "gallery-index=exact", "ignored_labels=1,2"])
+    assert overrides == {"world_gate_metres": 0.5, "gallery_bank_size": 32, "use_gallery": False,
+                         "gallery_index": "exact", "ignored_labels": frozenset({1, 2})}
+    assert isinstance(overrides["gallery_bank_size"], int) and isinstance(overrides["world_gate_metres"], float)
+    for bad, named in [(["no_such_setting=1"], "no_such_setting"), (["n_init=three"], "n_init=three"),
+                       (["use_gallery=maybe"], "use_gallery=maybe"), (["world_gate_metres"], "KEY=VALUE"),
+                       (["gallery_index=annoy"], "annoy")]:
+        with pytest.raises(ValueError, match=named):
+            parse_config_overrides(bad)
+    # our rows get the settings; ours-no-gallery keeps its gallery off whatever they say
+    ours = make_runner("ours", config_overrides={"world_gate_metres": 0.5, "use_gallery": True})
+    assert ours.tracker.config.world_gate_metres == 0.5
+    no_gallery = make_runner("ours-no-gallery", config_overrides={"world_gate_metres": 0.5, "use_gallery": True})
+    assert no_gallery.tracker.config.world_gate_metres == 0.5 and no_gallery.tracker.config.use_gallery is False
+
+
+def test_cli_settings_change_our_tracker_and_are_recorded(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    root, checkpoint = bench_data
+    out = tmp_path / "out"
+    # no track can be confirmed within 20 frames with n_init=1000: nothing is reported
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--detector", "gt",
+                        "--out", str(out), "--reid", str(checkpoint), "--trackers", "ours", "--min-gap", "10",
+                        "--max-frames", "20", "--quiet", "--set", "n_init=1000", "world_gate_metres=0.5")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert rows[0]["ids"] == 0 and rows[0]["config_overrides"] == {"n_init": 1000, "world_gate_metres": 0.5}
+    assert "n_init=1000" in (out / "results.md").read_text()
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--out",
+                        str(tmp_path / "bad"), "--reid", str(checkpoint), "--trackers", "ours", "--quiet",
+                        "--set", "world_gate=0.5")
+    assert result.returncode == 2 and "world_gate" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "bad").exists()
