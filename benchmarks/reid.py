@@ -46,6 +46,7 @@ from reid.evaluate import colour_histogram_features, evaluate
 from reid.fileio import atomic_write_json, atomic_write_text
 from reid.views import load_views, scene_folders
 
+from .photometric import PhotometricChange
 from .plots import cmc_figure, finite, save_figure
 
 log = logging.getLogger("benchmarks")
@@ -158,9 +159,10 @@ class ViewCache:
     """Crops for each row's settings (the last set is reused by consecutive rows that share them); checks
     that every row sees the same views."""
 
-    def __init__(self, folders, frame_step, episode_gap, min_side):
+    def __init__(self, folders, frame_step, episode_gap, min_side, frame_transform=None):
         self.folders = folders
         self.frame_step, self.episode_gap, self.min_side = frame_step, episode_gap, min_side
+        self.frame_transform = frame_transform
         self._sets = {}
         self.signature = None
 
@@ -169,7 +171,8 @@ class ViewCache:
         key = (int(size), tuple(kinds), fill_key, float(margin))
         if key not in self._sets:
             view_set = load_views(self.folders, int(size), tuple(kinds), fill=fill, margin=margin,
-                                  frame_step=self.frame_step, min_side=self.min_side, episode_gap=self.episode_gap)
+                                  frame_step=self.frame_step, min_side=self.min_side, episode_gap=self.episode_gap,
+                                  frame_transform=self.frame_transform)
             signature = [(v.scene, v.frame, v.instance_id, v.episode) for v in view_set.views]
             if self.signature is None:
                 self.signature = signature
@@ -306,9 +309,11 @@ def summary_row(method, summary, view_set, notes, extra, seconds, folds):
 
 
 def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_gap=30, min_side=12,
-                  untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print):
-    """Evaluate every method on the same views; returns the list of rows."""
-    cache = ViewCache(folders, frame_step, episode_gap, min_side)
+                  untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print,
+                  frame_transform=None):
+    """Evaluate every method on the same views; returns the list of rows. ``frame_transform`` (e.g. a
+    :class:`benchmarks.photometric.PhotometricChange`) changes every colour frame before cropping."""
+    cache = ViewCache(folders, frame_step, episode_gap, min_side, frame_transform=frame_transform)
     rows = []
     for method in methods:
         started = time.perf_counter()
@@ -369,7 +374,8 @@ def markdown(rows, context):
              f"Data: {context['data']}; scenes: {context['scenes']}; frame step {context['frame_step']}, "
              f"episode gap {context['episode_gap']}, {context['folds']} folds over instances (mean ± std over folds). "
              f"Every view is a query against the views of its scene from other camera passes (reid.evaluate's "
-             f"protocol); all rows use the same views.", "",
+             f"protocol); all rows use the same views." + (f" Frames changed before cropping: {context['photometric']}."
+                                                            if context.get("photometric") else ""), "",
              "| method | status | rank-1 | rank-5 | rank-10 | rank-20 | rank-50 | mAP | twins rank-1 | queries "
              "| notes |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -429,7 +435,15 @@ def main(argv=None):
                         help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
+                        help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "
+                             "stops) before cropping, seeded per frame (benchmarks/photometric.py; default 0: none)")
+    parser.add_argument("--photometric-seed", type=int, default=0, help="seed of --photometric (default 0)")
     args = parser.parse_args(argv)
+    try:
+        change = PhotometricChange(args.photometric, seed=args.photometric_seed) if args.photometric else None
+    except ValueError as error:
+        parser.error(str(error))
     setup_logging(quiet=True)
     checkpoints = dict(args.checkpoint)
     ablation_rows = []
@@ -459,12 +473,13 @@ def main(argv=None):
         machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
-                       episode_gap=args.episode_gap, folds=args.folds, machine=machine)
+                       episode_gap=args.episode_gap, folds=args.folds, machine=machine,
+                       photometric=change.describe() if change else None)
         print(f"re-ID benchmark on {len(folders)} scene(s): {context['scenes']} ({machine})", flush=True)
         rows = run_benchmark(folders, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
                              episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
                              device=args.device, trunk_weights=args.trunk_weights, deepsort_size=args.deepsort_size,
-                             echo=lambda line: print(line, flush=True))
+                             echo=lambda line: print(line, flush=True), frame_transform=change)
         for line in paper_lines():
             print(line)
         write_outputs(args.out, rows, context)

@@ -46,9 +46,13 @@ class ViewSet:
         return np.array([keys.setdefault((v.scene, v.instance_id), len(keys)) for v in self.views])
 
 
-def load_views(folders, size, kinds, fill=0, margin=10, frame_step=5, min_side=12, episode_gap=30, progress=None):
+def load_views(folders, size, kinds, fill=0, margin=10, frame_step=5, min_side=12, episode_gap=30, progress=None,
+               frame_transform=None):
     """Collect the views of each scene folder (see :func:`reid.dataset.collect_views`) and cut their
-    crops (one frame read per frame used)."""
+    crops (one frame read per frame used).
+
+    ``frame_transform(scene name, frame index, rgb) -> rgb``, optional, changes each colour frame
+    before cropping (e.g. a photometric change; the masks and boxes stay those of the scene)."""
     views, crops, twins = [], {kind: [] for kind in kinds}, []
     for folder in folders:
         scene = ScanNetScene(folder)
@@ -61,7 +65,8 @@ def load_views(folders, size, kinds, fill=0, margin=10, frame_step=5, min_side=1
             frame = scene.read_frame(index, depth=False, pose=False, masks=True)
             masks = np.stack([frame.instance == v.instance_id for v in frame_views])
             boxes = np.array([v.tlwh for v in frame_views], dtype=np.float64)
-            made = make_crops(frame.rgb, boxes, masks, size=size, kinds=kinds, fill=fill, margin=margin)
+            rgb = frame.rgb if frame_transform is None else frame_transform(scene.name, index, frame.rgb)
+            made = make_crops(rgb, boxes, masks, size=size, kinds=kinds, fill=fill, margin=margin)
             for kind in kinds:
                 crops[kind].append(made[kind])
             views.extend(frame_views)

@@ -149,6 +149,7 @@ def test_default_rows_cover_every_registered_variant():
     (["--data", "{tmp}", "--methods", "colour-histogram"], "no scenes"),
     (["--data", "{tmp}", "--methods", "no-such-model"], "no-such-model"),
     (["--data", "{tmp}", "--checkpoint", "concat"], "NAME=PATH"),
+    (["--data", "{tmp}", "--photometric", "-1"], "photometric level"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -186,3 +187,37 @@ def test_ablation_folder_lists_only_finished_runs(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert ablation_checkpoints(tmp_path) == [("concat-s0", str(tmp_path / "concat-s0.pt")),
                                               ("full-s0", str(tmp_path / "full-s0.pt"))]
+
+
+def test_photometric_change_is_seeded_per_frame_with_the_documented_spread():
+    import numpy as np
+    from benchmarks.photometric import PhotometricChange
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    assert PhotometricChange(0.0)("scene0000_00", 3, rgb) is rgb               # level 0: unchanged
+    change = PhotometricChange(0.5, seed=1)
+    first = change("scene0000_00", 3, rgb)
+    assert first.dtype == np.uint8 and first.shape == rgb.shape
+    np.testing.assert_array_equal(first, PhotometricChange(0.5, seed=1)("scene0000_00", 3, rgb))
+    assert not np.array_equal(first, change("scene0000_00", 4, rgb))          # another frame
+    assert not np.array_equal(first, change("scene0001_00", 3, rgb))          # another scene
+    assert not np.array_equal(first, PhotometricChange(0.5, seed=2)("scene0000_00", 3, rgb))
+    gains = np.log2([change.gains("scene0000_00", frame) for frame in range(4000)])
+    exposure, red, blue = gains[:, 1], gains[:, 0] - gains[:, 1], gains[:, 2] - gains[:, 1]
+    assert abs(exposure.std() - 0.5) < 0.03 and abs(exposure.mean()) < 0.03
+    assert abs(red.std() - 0.125) < 0.01 and abs(blue.std() - 0.125) < 0.01
+    bright = PhotometricChange(3.0)
+    frame = next(f for f in range(100) if bright.gains("s", f)[1] > 4)
+    assert (bright("s", frame, np.full((2, 2, 3), 200, np.uint8)) == 255).all()  # saturates, no wrap-around
+    with pytest.raises(ValueError, match="level"):
+        PhotometricChange(-0.1)
+
+
+def test_photometric_change_reaches_every_method_and_hurts_the_histogram(scene_root):
+    from benchmarks.photometric import PhotometricChange
+    folders = bench.scene_folders([str(scene_root)])
+    common = dict(folds=2, frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
+    clean = bench.run_benchmark(folders, ["colour-histogram"], {}, **common)[0]
+    changed = bench.run_benchmark(folders, ["colour-histogram"], {}, frame_transform=PhotometricChange(1.5),
+                                  **common)[0]
+    assert clean["status"] == changed["status"] == "ok" and clean["views"] == changed["views"]
+    assert changed["rank1"] < clean["rank1"] and changed["mAP"] < clean["mAP"]
