@@ -26,21 +26,32 @@ from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
 
-def augment(batch, generator):
+def augment(batch, generator, photometric=0.0):
     """The same random flip and brightness/contrast change for every crop kind of one view.
 
     ``batch``: dict kind -> B x S x S x 3 uint8 tensor; returns float tensors in [0, 255] as uint8.
+    ``photometric`` > 0 adds a camera response change per view before that: an exposure gain of
+    ``2 ** N(0, photometric)`` stops on all channels and white-balance gains of
+    ``2 ** N(0, photometric / 4)`` on red and blue (the model of ``benchmarks/photometric.py``).
+    At 0 no extra random numbers are drawn, so earlier recipes give the same batches.
     """
     any_kind = next(iter(batch.values()))
     size = len(any_kind)
     flip = torch.rand(size, generator=generator) < 0.5
     gain = 1.0 + (torch.rand(size, generator=generator) - 0.5) * 0.4
     bias = (torch.rand(size, generator=generator) - 0.5) * 30.0
+    gains = gain[:, None].expand(size, 3)
+    if photometric > 0:
+        stops = torch.randn(size, 3, generator=generator) * torch.tensor([photometric / 4, photometric,
+                                                                          photometric / 4])
+        stops[:, 0] += stops[:, 1]
+        stops[:, 2] += stops[:, 1]
+        gains = gains * 2.0 ** stops                   # per view: red, green, blue
     out = {}
     for kind, crops in batch.items():
         crops = crops.float()
         crops[flip] = crops[flip].flip(2)
-        crops = crops * gain[:, None, None, None] + bias[:, None, None, None]
+        crops = crops * gains[:, None, None, :] + bias[:, None, None, None]
         out[kind] = crops.clamp_(0, 255).to(torch.uint8)
     return out
 
@@ -94,10 +105,15 @@ def main(argv=None):
     parser.add_argument("--trunk-weights", help="trunk weights from a local file")
     parser.add_argument("--trunk-kwargs", default="{}", help="JSON dict for timm.create_model (e.g. depth)")
     parser.add_argument("--frame-step", type=positive_int, default=5, help="use every n-th frame")
+    parser.add_argument("--photometric-augment", type=float, default=0.0, metavar="LEVEL",
+                        help="per-view exposure (N(0, LEVEL) stops) and white-balance (N(0, LEVEL/4) stops) "
+                             "augmentation on top of flip and brightness/contrast (default 0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
     args = parser.parse_args(argv)
+    if not (args.photometric_augment >= 0 and math.isfinite(args.photometric_augment)):
+        parser.error(f"--photometric-augment must be a finite number >= 0, got {args.photometric_augment}")
     setup_logging(args.quiet)
     try:
         train(args)
@@ -160,6 +176,7 @@ def train(args):
         metadata = dict(checkpoint.metadata)
     metadata.update({"data": [str(f) for f in folders], "seed": args.seed, "margin": args.margin,
                      "mining": args.mining, "lr": args.lr, "frame_step": args.frame_step,
+                     "photometric_augment": args.photometric_augment,
                      "batch": [args.instances_per_batch, args.views_per_instance], "world_size": world_size,
                      "command": "python -m reid.train " + " ".join(os.sys.argv[1:])})
     network = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
@@ -180,7 +197,8 @@ def train(args):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps)
             index = torch.as_tensor(batch)
-            crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator)
+            crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
+                            photometric=args.photometric_augment)
             labels = torch.from_numpy(identities[batch])
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 embeddings = network(model.prepare_inputs(crops))

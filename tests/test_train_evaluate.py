@@ -119,3 +119,32 @@ def test_stop_after_epoch_keeps_the_schedule_of_all_epochs(tiny_scene, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     metadata = load_checkpoint(out).metadata
     assert [h["epoch"] for h in metadata["history"]] == [1, 2, 3, 4] and metadata["mining"] == "batch-hard"
+
+
+def test_augment_photometric_zero_is_the_old_recipe_and_changes_colour_per_view():
+    import torch
+    from reid.train import augment
+    rng = np.random.default_rng(0)
+    batch = {kind: torch.from_numpy(rng.integers(40, 200, (8, 6, 6, 3), dtype=np.uint8))
+             for kind in ("foreground", "background")}
+    # the recipe before --photometric-augment, written out: flip, then one gain and bias per view
+    generator = torch.Generator().manual_seed(5)
+    flip = torch.rand(8, generator=generator) < 0.5
+    gain = 1.0 + (torch.rand(8, generator=generator) - 0.5) * 0.4
+    bias = (torch.rand(8, generator=generator) - 0.5) * 30.0
+    plain = augment(batch, torch.Generator().manual_seed(5))
+    for kind, crops in batch.items():
+        crops = crops.float()
+        crops[flip] = crops[flip].flip(2)
+        expected = (crops * gain[:, None, None, None] + bias[:, None, None, None]).clamp_(0, 255).to(torch.uint8)
+        assert torch.equal(plain[kind], expected)
+    coloured = augment(batch, torch.Generator().manual_seed(5), photometric=1.0)
+    for kind in batch:
+        assert coloured[kind].dtype == torch.uint8 and coloured[kind].shape == batch[kind].shape
+    # the flips and biases are the same; the channels of a view are no longer scaled alike, and both crop
+    # kinds of a view get the same change
+    ratio = {k: (coloured[k].float() + 1) / (plain[k].float() + 1) for k in batch}
+    spread = ratio["foreground"].mean(dim=(1, 2)).std(dim=1)
+    assert (spread > 0.02).sum() >= 6
+    torch.testing.assert_close(ratio["foreground"].mean(dim=(1, 2)), ratio["background"].mean(dim=(1, 2)),
+                               rtol=0.15, atol=0.05)

@@ -106,6 +106,61 @@ def invalid_reason(detection, image_size=None, feature_dim=None):
     return None
 
 
+def valid_detections(detections, image_size=None, feature_dim=None):
+    """Which detections pass every check of :func:`invalid_reason`, checked for all at once.
+
+    Parameters
+    ----------
+    detections : list of Detection
+    image_size, feature_dim
+        As in :func:`invalid_reason`.
+
+    Returns
+    -------
+    ndarray of bool, (N,)
+        True where :func:`invalid_reason` returns None; False where it may not (ask it: an input this
+        batched check does not handle, e.g. boxes or features of different shapes, is False here and
+        may still be valid).
+    """
+    count = len(detections)
+    valid = np.zeros(count, dtype=bool)
+    if not count:
+        return valid
+    boxes = [detection.tlwh for detection in detections]
+    scores = [detection.score for detection in detections]
+    # boxes other than a (4,) array and scores other than a float are left to invalid_reason
+    checked = [k for k in range(count) if type(boxes[k]) is np.ndarray and boxes[k].shape == (4,)
+               and type(scores[k]) is float]
+    if not checked:
+        return valid
+    if len(checked) < count:
+        boxes, scores = [boxes[k] for k in checked], [scores[k] for k in checked]
+    boxes = np.array(boxes, dtype=np.float64)
+    scores = np.array(scores, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fine = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & np.isfinite(scores)
+        if image_size is not None:
+            width, height = image_size
+            right, bottom = boxes[:, 2] + boxes[:, 0], boxes[:, 3] + boxes[:, 1]
+            fine &= ~((right <= 0) | (bottom <= 0) | (boxes[:, 0] >= width) | (boxes[:, 1] >= height))
+    valid[checked] = fine
+    features = [detection.feature for detection in detections]
+    with_feature = [k for k, feature in enumerate(features) if feature is not None]
+    if not with_feature:
+        return valid
+    if feature_dim is None:       # no length to check: the features only need to stack
+        feature_dim = features[with_feature[0]].size if type(features[with_feature[0]]) is np.ndarray else 0
+    # features other than a non-empty (D,) array of the expected length are left to invalid_reason
+    stackable = [k for k in with_feature if type(features[k]) is np.ndarray and features[k].ndim == 1
+                 and features[k].size == feature_dim and feature_dim > 0]
+    fine = np.zeros(count, dtype=bool)
+    if stackable:
+        stacked = np.array([features[k] for k in stackable])
+        fine[stackable] = np.isfinite(stacked).all(axis=1) & stacked.any(axis=1)
+    valid[with_feature] &= fine[with_feature]
+    return valid
+
+
 def touches_border(detection, image_size, margin=2.0):
     """Whether a box reaches within ``margin`` pixels of the border of an image of size (W, H)."""
     width, height = image_size
@@ -141,3 +196,25 @@ def normalized(feature):
     """The feature scaled to unit length (float32)."""
     feature = np.asarray(feature, dtype=np.float32)
     return feature / np.linalg.norm(feature)
+
+
+def normalized_rows(features):
+    """Each row scaled to unit length (float32), bit for bit as :func:`normalized` scales one feature.
+
+    Parameters
+    ----------
+    features : ndarray, NxD
+
+    Returns
+    -------
+    ndarray, NxD float32
+
+    Notes
+    -----
+    ``np.linalg.norm`` of one float32 vector is ``sqrt(x . x)`` with BLAS's dot product; a stacked
+    ``matmul`` of each row with itself is the same dot product (a sum over all rows at once, as
+    ``einsum`` or ``norm(..., axis=1)`` would do it, rounds differently).
+    """
+    features = np.asarray(features, dtype=np.float32)
+    norms = np.sqrt(np.matmul(features[:, None, :], features[:, :, None])[:, 0])
+    return features / norms

@@ -39,6 +39,15 @@ def _inner_products(vectors, queries):
     return vectors @ queries.T
 
 
+def _inner_products_by_query(vectors, queries):
+    """``queries @ vectors.T`` (NxD, QxD -> QxN): the same values as :func:`_inner_products` gives
+    transposed (einsum's sums do not depend on the output layout; BLAS's are those of the transposed
+    product)."""
+    if vectors.size * len(queries) < SMALL_PRODUCT:
+        return np.einsum("nd,qd->qn", vectors, queries)
+    return (vectors @ queries.T).T
+
+
 class GalleryFileError(ValueError):
     """A gallery file that cannot be read; the message names the file."""
 
@@ -263,12 +272,15 @@ class LongTermGallery:
         """
         rows, batch_rows, batch_features, single = [], [], [], []
         seen = set()
+        row_of = self._row_of
         for i, (track_id, label) in enumerate(zip(track_ids, labels)):
-            row = self._row(int(track_id), int(label))
+            row = row_of.get(track_id) if type(track_id) is int else None
+            if row is None:
+                row = self._row(int(track_id), int(label))
             rows.append(row)
             feature = features[i]
             if feature is not None and row not in seen and self.feature_dim is not None \
-                    and np.size(feature) == self.feature_dim:
+                    and (feature.size if type(feature) is np.ndarray else np.size(feature)) == self.feature_dim:
                 seen.add(row)
                 batch_rows.append(row)
                 batch_features.append(feature)
@@ -290,11 +302,52 @@ class LongTermGallery:
             self._faiss_dirty = True
         for i in single:
             self._add_feature(rows[i], np.asarray(features[i], dtype=np.float32).reshape(-1))
+        if len(set(rows)) == len(rows):
+            self._add_positions(rows, world_positions)
+            self._add_frames(rows, frame_indices)
+            return
         for row, position, frame_index in zip(rows, world_positions, frame_indices):
             if position is not None:
                 self._add_position(row, np.asarray(position, dtype=np.float64).reshape(3))
             if frame_index is not None:
                 self._add_frame(row, int(frame_index))
+
+    def _add_positions(self, rows, world_positions):
+        """:meth:`_add_position` for distinct rows at once (``None`` positions skipped)."""
+        placed = [k for k, position in enumerate(world_positions) if position is not None]
+        if not placed:
+            return
+        positions = [world_positions[k] for k in placed]
+        if all(type(position) is np.ndarray and position.shape == (3,) for position in positions):
+            positions = np.array(positions, dtype=np.float64)
+        else:
+            positions = np.array([np.asarray(p, dtype=np.float64).reshape(3) for p in positions])
+        finite = np.isfinite(positions).all(axis=1)
+        batch = np.asarray(rows, dtype=np.int64)[placed][finite]
+        slots = self._position_next[batch]
+        self._position_ring[batch, slots] = positions[finite]
+        self._position_next[batch] = (slots + 1) % self.position_history
+        self._position_count[batch] = np.minimum(self._position_count[batch] + 1, self.position_history)
+        self._positions_stale[batch] = True
+
+    def _add_frames(self, rows, frame_indices):
+        """:meth:`_add_frame` for distinct rows at once (``None`` frames skipped)."""
+        counted = []
+        for row, frame_index in zip(rows, frame_indices):
+            if frame_index is None:
+                continue
+            counted.append(row)
+            frame_index = int(frame_index)
+            ranges = self._ranges[row]
+            if ranges:
+                last = ranges[-1]
+                if last[0] <= frame_index <= last[1] + 1:     # extends the latest range
+                    if frame_index > last[1]:
+                        last[1] = frame_index
+                    continue
+            self._add_range(row, frame_index)
+        if counted:
+            self._n_observations[counted] += 1
 
     def _add_feature(self, row, feature):
         if self.feature_dim is None:
@@ -341,6 +394,12 @@ class LongTermGallery:
         if ranges and ranges[-1][0] <= frame_index <= ranges[-1][1] + 1:
             ranges[-1][1] = max(ranges[-1][1], frame_index)
             return
+        self._add_range(row, frame_index)
+
+    def _add_range(self, row, frame_index):
+        """A new frame range ``[frame_index, frame_index]`` for a row; the closest two merge beyond
+        ``max_frame_ranges``."""
+        ranges = self._ranges[row]
         ranges.append([frame_index, frame_index])
         if len(ranges) > self.max_frame_ranges:
             gaps = [abs(ranges[i + 1][0] - ranges[i][1]) for i in range(len(ranges) - 1)]
@@ -422,13 +481,20 @@ class LongTermGallery:
         else:
             bank = self._bank[rows]
         n_rows = len(rows)
-        similarity = _inner_products(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
-            n_rows, self.bank_size, len(queries))
-        filled = np.arange(self.bank_size)[None, :] < self._bank_count[rows][:, None]
-        similarity = np.where(filled[:, :, None], similarity, -np.inf).max(axis=1)      # R x Q
-        similarity = np.maximum(similarity, _inner_products(self._means[rows], queries))
+        # query-major products (Q x R*K, the same sums as R*K x Q): the max over each bank is then a
+        # reduction over contiguous memory
+        similarity = _inner_products_by_query(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
+            len(queries), n_rows, self.bank_size)
+        counts = self._bank_count[rows]
+        if (counts < self.bank_size).any():
+            filled = np.arange(self.bank_size)[None, :] < counts[:, None]
+            similarity = np.where(filled[None, :, :], similarity, -np.inf)
+        similarity = similarity.max(axis=2)                                               # Q x R
+        similarity = np.maximum(similarity, _inner_products_by_query(self._means[rows], queries))
         has_feature = self._mean_count[rows] > 0
-        distances[:, has_feature] = np.clip(1.0 - similarity[has_feature].T, 0.0, 2.0)
+        if has_feature.all():
+            return np.clip(1.0 - similarity, 0.0, 2.0)
+        distances[:, has_feature] = np.clip(1.0 - similarity[:, has_feature], 0.0, 2.0)
         return distances
 
     def cost_matrix(self, features, labels, world_positions=None, exclude_ids=(), max_distance=None,
@@ -469,16 +535,22 @@ class LongTermGallery:
         if world_positions is None:
             world_positions = [None] * n_queries
         excluded = np.zeros(self.size, dtype=bool)
-        for track_id in exclude_ids:
-            row = self._row_of.get(int(track_id))
-            if row is not None:
-                excluded[row] = True
-        keep = ~excluded & np.isin(self._labels[:self.size], labels)
+        row_of = self._row_of
+        excluded[[row for row in map(row_of.get, map(int, exclude_ids)) if row is not None]] = True
+        stored_labels = self._labels[:self.size]
+        wanted_labels = set(labels.tolist())
+        if len(wanted_labels) <= 8:
+            keep = np.zeros(self.size, dtype=bool)
+            for label in wanted_labels:
+                keep |= stored_labels == label
+        else:
+            keep = np.isin(stored_labels, labels)
+        keep &= ~excluded
         with_feature = [q for q in range(n_queries) if features[q] is not None]
         searchable = bool(with_feature) and self._bank is not None
         candidates = np.arange(self.size)
         if searchable:
-            queries = np.stack([features[q] for q in with_feature]).astype(np.float32)
+            queries = np.array([features[q] for q in with_feature], dtype=np.float32)
             queries /= np.linalg.norm(queries, axis=1, keepdims=True)
             candidates = self._candidate_rows(queries)
         rows = candidates[keep[candidates]]

@@ -55,7 +55,7 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
     if not recent:
         return cost_matrix
     boxes = np.stack([tracks[track_indices[row]].to_tlwh() for row in recent])        # Rx4
-    candidates = np.stack([detections[i].tlwh for i in detection_indices])            # Nx4
+    candidates = np.array([detections[i].tlwh for i in detection_indices])            # Nx4
     # iou() for all these tracks at once: the same operations, broadcast over RxN
     top_left, bottom_right = boxes[:, None, :2], boxes[:, None, :2] + boxes[:, None, 2:]
     candidates_top_left = candidates[None, :, :2]

@@ -149,7 +149,7 @@ def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_i
     if cost_matrix.size == 0:
         return cost_matrix
     gating_threshold = CHI2INV95[2 if only_position else 4]
-    measurements = kalman_batch.tlwh_to_xyah(np.stack([detections[i].tlwh for i in detection_indices]))
+    measurements = kalman_batch.tlwh_to_xyah(np.array([detections[i].tlwh for i in detection_indices]))
     distances = kalman_batch.gating_distance_filters([tracks[k].kalman_filter for k in track_indices],
                                                      measurements, only_position)
     cost_matrix[distances > gating_threshold] = gated_cost

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .linear_assignment import INFTY_COST
+from .track import shared_store
 
 
 def cosine_distance(a, b, data_is_normalized=False):
@@ -62,7 +63,8 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     """Nearest-neighbour cosine distance of detection features to track feature banks.
 
     A track or detection without features gives ``INFTY_COST`` (it can still match by IoU). All banks
-    are searched in one batched product.
+    are searched in one batched product; banks of tracks that share a
+    :class:`~tracker.track_store.TrackStore` (the tracker's) are read in place.
 
     Parameters
     ----------
@@ -81,31 +83,53 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     cost_matrix = np.full((len(track_indices), len(detection_indices)), INFTY_COST)
     if not cost_matrix.size:
         return cost_matrix
-    banks = [tracks[k].features.features for k in track_indices]
     features = [detections[i].feature for i in detection_indices]
     with_feature = np.array([feature is not None for feature in features])
-    wanted = np.array([len(bank) > 0 for bank in banks])[:, None] & with_feature[None, :]
+    store, store_rows = shared_store([tracks[k] for k in track_indices])
+    if store is not None:
+        banks = None
+        has_bank = store.feature_count[store_rows] > 0
+    else:
+        banks = [tracks[k].features.features for k in track_indices]
+        has_bank = np.array([len(bank) > 0 for bank in banks])
+    wanted = has_bank[:, None] & with_feature[None, :]
     if pairs is not None:
         wanted &= np.asarray(pairs, dtype=bool)
     counts = wanted.sum(axis=1)
     rows = np.flatnonzero(counts)
     if not len(rows):
         return cost_matrix
-    stacked = stack_banks([banks[r] for r in rows])                             # RxKxD
     if pairs is None:
+        # store rows hold full rings whose unwritten entries repeat a stored feature: no padding needed
+        stacked = store.feature_ring[store_rows[rows]] if banks is None else stack_banks([banks[r] for r in rows])
         columns = np.flatnonzero(with_feature)
         queries = np.array([features[c] for c in columns], dtype=np.float32)
         best = np.matmul(stacked, queries.T).max(axis=1)                        # RxC
         cost_matrix[np.ix_(rows, columns)] = np.maximum(0.0, 1.0 - best)
         return cost_matrix
     # each bank only against its own candidate queries, padded to the largest number m of candidates
-    zero = np.zeros_like(features[np.argmax(with_feature)])
-    queries = np.array([zero if feature is None else feature for feature in features], dtype=np.float32)
+    # (padding queries are zero vectors, one extra row after the detections')
+    zero = np.zeros(len(features[np.argmax(with_feature)]), dtype=np.float32)
+    queries = np.array([zero if feature is None else feature for feature in features] + [zero], dtype=np.float32)
+    padding = len(features)
     counts = counts[rows]
     pair_rows, pair_columns = np.nonzero(wanted[rows])                          # sorted by row
     slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    candidates = np.zeros((len(rows), counts.max()), dtype=np.intp)
-    candidates[pair_rows, slot] = pair_columns
+    if banks is None:
+        ring_rows = store_rows[rows]
+        first, last = ring_rows.min(), ring_rows.max()
+        if last - first + 1 <= 2 * len(rows) + 8:
+            # a view of the store rows first..last, no copy of the banks; rows not asked get zero queries
+            stacked = store.feature_ring[first:last + 1]
+            bank_of_pair = ring_rows[pair_rows] - first
+        else:
+            stacked = store.feature_ring[ring_rows]
+            bank_of_pair = pair_rows
+    else:
+        stacked = stack_banks([banks[r] for r in rows])                          # RxKxD
+        bank_of_pair = pair_rows
+    candidates = np.full((len(stacked), counts.max()), padding, dtype=np.intp)
+    candidates[bank_of_pair, slot] = pair_columns
     best = np.matmul(stacked, queries[candidates].transpose(0, 2, 1)).max(axis=1)   # Rxm
-    cost_matrix[rows[pair_rows], pair_columns] = np.maximum(0.0, 1.0 - best[pair_rows, slot])
+    cost_matrix[rows[pair_rows], pair_columns] = np.maximum(0.0, 1.0 - best[bank_of_pair, slot])
     return cost_matrix

@@ -6,7 +6,7 @@ import numpy as np
 from . import kalman_batch
 from .feature_bank import FeatureBank
 from .kalman_filter import KalmanFilter
-from .median_window import MedianWindow
+from .track_store import TrackStore
 
 _UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
@@ -47,6 +47,10 @@ class Track:
         Number of recent world positions whose median is the track's position.
     confirmed : bool
         Start confirmed (an identity brought back from the gallery).
+    store : TrackStore, optional
+        Shared storage of the features and world positions (the tracker's, so that a frame's tracks
+        are written and searched at once; its ``feature_budget`` and ``world_history`` then apply); a
+        store of the track's own by default. :meth:`detach` moves the data out of a shared store.
 
     Attributes
     ----------
@@ -59,13 +63,14 @@ class Track:
     first_frame, last_frame : int
         First and latest frame with an assigned detection.
     features : FeatureBank
+        The recent features (a view of the track's row of its store).
     pending_observations : list of (int, ndarray or None, ndarray or None)
         ``(frame, feature, world position)`` not yet copied to the long-term gallery (the tracker
         copies them once the track is confirmed, then every frame; at most ``n_init`` accumulate).
     """
 
     def __init__(self, track_id, detection, frame_index, n_init=3, max_age=30, feature_budget=100,
-                 world_history=30, confirmed=False):
+                 world_history=30, confirmed=False, store=None):
         self.track_id = int(track_id)
         self.label = detection.label
         self.score = detection.score
@@ -77,8 +82,9 @@ class Track:
         self.first_frame = self.last_frame = int(frame_index)
         self.n_init = n_init
         self.max_age = max_age
-        self.features = FeatureBank(feature_budget)
-        self._world_positions = MedianWindow(world_history, dim=3)
+        self._store = store if store is not None else TrackStore(feature_budget, world_history, capacity=1)
+        self._row = self._store.acquire()
+        self.features = FeatureBank(store=self._store, row=self._row)
         self.last_detection = detection
         self.pending_observations = []
         self._observe(detection, frame_index)
@@ -86,9 +92,15 @@ class Track:
     def _observe(self, detection, frame_index):
         self.pending_observations.append((int(frame_index), detection.feature, detection.world_position))
         if detection.feature is not None:
-            self.features.add(detection.feature)
+            self._store.add_feature(self._row, detection.feature)
         if detection.world_position is not None:
-            self._world_positions.add(detection.world_position)
+            self._store.add_position(self._row, detection.world_position)
+
+    def detach(self):
+        """Move the track's features and world positions out of a shared store into a store of its own
+        (the tracker calls it when the track leaves the live set: its row goes to another track)."""
+        self._store, self._row = self._store.detach(self._row)
+        self.features = FeatureBank(store=self._store, row=self._row)
 
     def to_tlwh(self):
         """Current box estimate ``(x, y, w, h)``, pixels; (4,) ndarray."""
@@ -106,21 +118,20 @@ class Track:
     @property
     def world_position(self):
         """Median of the recent world positions, (3,) metres, or None when none is known."""
-        median = self._world_positions.median
-        return None if median is None else median.copy()
+        return self._store.median(self._row)
 
     @property
     def world_positions(self):
-        """The recent world positions, Kx3 metres (at most ``world_history``)."""
-        return self._world_positions.points
+        """The recent world positions, Kx3 metres, oldest first (at most ``world_history``)."""
+        return self._store.positions(self._row)
 
     def remember(self, features=(), world_position=None):
         """Seed the track with what is known of its identity (features KxD, position (3,) metres),
         e.g. from the long-term gallery when an old identity comes back."""
         for feature in features:
-            self.features.add(feature)
+            self._store.add_feature(self._row, feature)
         if world_position is not None:
-            self._world_positions.add(np.asarray(world_position, dtype=np.float64))
+            self._store.add_position(self._row, world_position)
 
     def predict(self):
         """Advance the Kalman filter one frame (call once per frame, before matching).
@@ -150,6 +161,10 @@ class Track:
 
     def _count_hit(self, detection, frame_index):
         self._observe(detection, frame_index)
+        self._record_hit(detection, frame_index)
+
+    def _record_hit(self, detection, frame_index):
+        """The hit's counters and state (its feature and position are stored by the caller)."""
         self.label = detection.label
         self.score = detection.score
         self.last_detection = detection
@@ -197,7 +212,8 @@ def predict_tracks(tracks):
 
 
 def update_tracks(tracks, detections, frame_index):
-    """:meth:`Track.update` of each track with its detection, with one batched Kalman correction.
+    """:meth:`Track.update` of each track with its detection, with one batched Kalman correction (and,
+    for tracks of one shared store, one write of all their features and world positions).
 
     Parameters
     ----------
@@ -209,10 +225,44 @@ def update_tracks(tracks, detections, frame_index):
     """
     if not tracks:
         return
-    measurements = kalman_batch.tlwh_to_xyah(np.stack([detection.tlwh for detection in detections]))
+    measurements = kalman_batch.tlwh_to_xyah(np.array([detection.tlwh for detection in detections]))
     kalman_batch.update_filters([track.kalman_filter for track in tracks], measurements)
+    store, rows = shared_store(tracks)
+    if store is None:
+        for track, detection in zip(tracks, detections):
+            track._count_hit(detection, frame_index)
+        return
+    frame_index = int(frame_index)
+    with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
+    if with_feature:
+        store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
+    placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
+    if placed:
+        store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
     for track, detection in zip(tracks, detections):
-        track._count_hit(detection, frame_index)
+        track.pending_observations.append((frame_index, detection.feature, detection.world_position))
+        track._record_hit(detection, frame_index)
+
+
+def shared_store(tracks):
+    """The store that holds all the tracks' features and positions, and their rows there.
+
+    Parameters
+    ----------
+    tracks : list of Track
+
+    Returns
+    -------
+    (TrackStore, ndarray of int (T,)) or (None, None)
+        ``(None, None)`` when the tracks do not all share one store (or there are none).
+    """
+    if not tracks:
+        return None, None
+    store = tracks[0]._store
+    for track in tracks:
+        if track._store is not store:
+            return None, None
+    return store, np.array([track._row for track in tracks], dtype=np.int64)
 
 
 def world_positions_of(tracks):
@@ -227,8 +277,11 @@ def world_positions_of(tracks):
     ndarray, Tx3
         NaN rows for tracks whose position is unknown.
     """
-    medians = [track._world_positions.median for track in tracks]
-    return np.array([_UNKNOWN_POSITION if m is None else m for m in medians], dtype=np.float64).reshape(-1, 3)
+    store, rows = shared_store(tracks)
+    if store is not None:
+        return store.medians(rows)
+    positions = [track.world_position for track in tracks]
+    return np.array([_UNKNOWN_POSITION if p is None else p for p in positions], dtype=np.float64).reshape(-1, 3)
 
 
 def world_distances(tracks, detections):

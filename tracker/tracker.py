@@ -17,10 +17,11 @@ import numpy as np
 from reid.data.nyu40 import STRUCTURE_LABELS
 
 from . import iou_matching, linear_assignment, nn_matching
-from .detection import invalid_reason, normalized, sanitize, touches_border
+from .detection import invalid_reason, normalized, normalized_rows, sanitize, valid_detections
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
 from .track import Track, predict_tracks, update_tracks, world_distances
+from .track_store import TrackStore
 from .world import world_position
 
 log = logging.getLogger("tracker")
@@ -137,6 +138,29 @@ class TrackerConfig:
                                index=self.gallery_index)
 
 
+def _finite_points(detections):
+    """Whether each detection's world position is None or a finite (3,) point (else :func:`sanitize`
+    must look at it): (N,) bool."""
+    fine = np.ones(len(detections), dtype=bool)
+    placed = [k for k, d in enumerate(detections) if d.world_position is not None]
+    if not placed:
+        return fine
+    positions = [detections[k].world_position for k in placed]
+    if all(type(p) is np.ndarray and p.shape == (3,) for p in positions):
+        fine[placed] = np.isfinite(np.array(positions, dtype=np.float64)).all(axis=1)
+    else:
+        fine[placed] = False
+    return fine
+
+
+def _touches_border(boxes, image_size, margin):
+    """:func:`touches_border` of each box, Nx4 tlwh pixels -> (N,) bool."""
+    width, height = image_size
+    right, bottom = boxes[:, 2] + boxes[:, 0], boxes[:, 3] + boxes[:, 1]
+    return ((boxes[:, 0] <= margin) | (boxes[:, 1] <= margin) | (right >= width - 1 - margin)
+            | (bottom >= height - 1 - margin))
+
+
 def _common_feature_length(detections):
     """The most frequent length of the finite 1-D features among detections, or None."""
     lengths = [d.feature.size for d in detections
@@ -177,6 +201,7 @@ class Tracker:
         self.embedder = embedder
         self.gallery = gallery if gallery is not None else self.config.make_gallery()
         self.tracks = []
+        self._store = TrackStore(self.config.nn_budget, self.config.world_history)
         self.frame_index = None
         self._frames_seen = 0
         self._next_id = self.gallery.max_id + 1
@@ -225,10 +250,16 @@ class Tracker:
         self._start_tracks(detections, unmatched_detections, frame_index)
         self._adopt_gallery_ids_on_confirmation()
         self._record_in_gallery()
+        live = []
         for track in self.tracks:
-            if track.is_lost():
-                log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
-        self.tracks = [t for t in self.tracks if not (t.is_lost() or t.is_deleted())]
+            if track.is_lost() or track.is_deleted():
+                if track.is_lost():
+                    log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
+                if track._store is self._store:
+                    track.detach()          # it keeps its data; its row goes to a later track
+            else:
+                live.append(track)
+        self.tracks = live
         return [t for t in self.tracks if t.is_confirmed() and t.time_since_update == 0]
 
     @property
@@ -237,26 +268,44 @@ class Tracker:
 
     # ------------------------------------------------------------------ input
     def _prepare(self, detections, frame):
-        """Validate detections, compute missing features and world positions."""
+        """Validate detections, compute missing features and world positions.
+
+        The checks run for all detections at once (:func:`valid_detections`); only a detection that
+        fails them goes through :func:`invalid_reason` (which names the problem in the warning).
+        """
         rgb = getattr(frame, "rgb", None)
         image_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else None
         if self.feature_dim is None:
             self.feature_dim = _common_feature_length(detections)
+        config = self.config
+        ignored, min_score = config.ignored_labels, config.min_score
+        candidates = [d for d in detections if not (d.label in ignored or d.score < min_score)]
+        valid = valid_detections(candidates, image_size, self.feature_dim)
+        placed = _finite_points(candidates)
         kept = []
-        for detection in detections:
-            if detection.label in self.config.ignored_labels or detection.score < self.config.min_score:
-                continue
-            reason = invalid_reason(detection, image_size, self.feature_dim)
-            if reason:
-                log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
-                continue
-            detection = sanitize(detection, image_size)
-            if image_size is not None:
-                detection.truncated = detection.truncated or touches_border(
-                    detection, image_size, self.config.border_margin)
-            if detection.feature is not None:
-                detection.feature = normalized(detection.feature)
+        for detection, fine, position_fine in zip(candidates, valid.tolist(), placed.tolist()):
+            if not fine:
+                reason = invalid_reason(detection, image_size, self.feature_dim)
+                if reason:
+                    log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
+                    continue
+            if detection.mask is not None or not position_fine:
+                sanitize(detection, image_size)
             kept.append(detection)
+        if image_size is not None and kept:
+            touching = _touches_border(np.array([d.tlwh for d in kept], dtype=np.float64), image_size,
+                                       config.border_margin)
+            for detection, touches in zip(kept, touching.tolist()):
+                detection.truncated = detection.truncated or touches
+        with_feature = [d for d in kept if d.feature is not None]
+        if with_feature:
+            if len({d.feature.size for d in with_feature}) == 1:
+                for detection, feature in zip(with_feature, normalized_rows(np.array(
+                        [d.feature for d in with_feature], dtype=np.float32))):
+                    detection.feature = feature
+            else:
+                for detection in with_feature:
+                    detection.feature = normalized(detection.feature)
         kept = self._embed(kept, rgb)
         self._locate(kept, frame, rgb)
         return kept
@@ -431,7 +480,15 @@ class Tracker:
     def _new_track(self, track_id, detection, frame_index, confirmed):
         config = self.config
         return Track(track_id, detection, frame_index, n_init=config.n_init, max_age=config.max_age,
-                     feature_budget=config.nn_budget, world_history=config.world_history, confirmed=confirmed)
+                     feature_budget=config.nn_budget, world_history=config.world_history, confirmed=confirmed,
+                     store=self._track_store())
+
+    def _track_store(self):
+        """The store of new tracks' features and positions (a new one if the config's sizes changed)."""
+        config = self.config
+        if (self._store.feature_budget, self._store.world_history) != (config.nn_budget, max(config.world_history, 0)):
+            self._store = TrackStore(config.nn_budget, config.world_history)
+        return self._store
 
     def _revive(self, track_id, detection, frame_index):
         """A confirmed track for a lost identity, seeded with its gallery features and position."""
@@ -461,14 +518,16 @@ class Tracker:
         """Copy the new observations of confirmed tracks into the gallery (one batched write)."""
         ids, labels, features, positions, frames = [], [], [], [], []
         for track in self.tracks:
-            if not track.is_confirmed() or not track.pending_observations:
+            pending = track.pending_observations
+            if not pending or not track.is_confirmed():
                 continue
-            for frame_index, feature, position in track.pending_observations:
-                ids.append(track.track_id)
-                labels.append(track.label)
+            track_id, label = track.track_id, track.label
+            for frame_index, feature, position in pending:
+                ids.append(track_id)
+                labels.append(label)
                 features.append(feature)
                 positions.append(position)
                 frames.append(frame_index)
-            track.pending_observations.clear()
+            pending.clear()
         if ids:
             self.gallery.add_many(ids, labels, features, positions, frames)

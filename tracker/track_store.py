@@ -1,0 +1,287 @@
+"""Appearance banks and world-position windows of many tracks in shared arrays, one row per track.
+
+A tracker's per-frame bookkeeping (one new feature and one new world position per matched track) is
+then a few array writes for all tracks, and the appearance search reads every bank in place, without
+stacking them frame after frame. A :class:`~tracker.track.Track` owns one row;
+:class:`~tracker.feature_bank.FeatureBank` is the view of a row's features. A track that leaves the
+tracker copies its row out (:meth:`TrackStore.detach`), so that it keeps its data when the row is
+given to another track.
+"""
+import numpy as np
+
+
+class TrackStore:
+    """The recent appearance features and world positions of many tracks, one row each.
+
+    Per row: a ring of the ``feature_budget`` most recent features with their float64 sum, and a ring
+    of the ``world_history`` most recent world positions whose per-coordinate median is recomputed
+    when read after a change (one ``np.median`` per distinct fill count; the median of
+    :class:`~tracker.median_window.MedianWindow`, NaN for a coordinate with a NaN value).
+
+    The feature ring of a row is filled with its first feature when that comes: entries not yet
+    written repeat a stored feature, so a nearest-neighbour search may look at all ``feature_budget``
+    entries of a row without a mask.
+
+    Parameters
+    ----------
+    feature_budget : int
+        Features kept per row; the oldest is overwritten.
+    world_history : int
+        World positions kept per row (0 keeps none).
+    capacity : int
+        Rows allocated up front; the storage doubles when full.
+
+    Attributes
+    ----------
+    feature_dim : int or None
+        Feature length, set by the first feature stored.
+    feature_ring : ndarray, (capacity, feature_budget, D) float32, or None before the first feature
+    feature_count : ndarray, (capacity,) int64
+        Features stored per row (at most ``feature_budget``).
+    position_count : ndarray, (capacity,) int64
+        World positions stored per row (at most ``world_history``).
+    """
+
+    def __init__(self, feature_budget=100, world_history=30, capacity=64):
+        if feature_budget < 1:
+            raise ValueError(f"feature bank budget must be >= 1, got {feature_budget}")
+        self.feature_budget = int(feature_budget)
+        self.world_history = max(int(world_history), 0)
+        self.feature_dim = None
+        self.feature_ring = None
+        self._feature_sum = None
+        self._free = []
+        self._size = 0                     # rows ever handed out (high-water mark)
+        self._allocate(max(int(capacity), 1))
+
+    # ------------------------------------------------------------------ rows
+    def _allocate(self, capacity):
+        self.feature_count = np.zeros(capacity, dtype=np.int64)
+        self._feature_next = np.zeros(capacity, dtype=np.int64)
+        self._position_ring = np.full((capacity, self.world_history, 3), np.nan)
+        self.position_count = np.zeros(capacity, dtype=np.int64)
+        self._position_next = np.zeros(capacity, dtype=np.int64)
+        self._medians = np.full((capacity, 3), np.nan)
+        self._median_stale = np.zeros(capacity, dtype=bool)
+        if self.feature_dim is not None:
+            self._allocate_features(capacity, self.feature_dim)
+
+    def _allocate_features(self, capacity, dim):
+        self.feature_ring = np.zeros((capacity, self.feature_budget, dim), dtype=np.float32)
+        self._feature_sum = np.zeros((capacity, dim), dtype=np.float64)
+
+    @property
+    def capacity(self):
+        return len(self.feature_count)
+
+    @property
+    def size(self):
+        """Rows handed out so far (live or free): rows ``0 .. size - 1`` may hold data."""
+        return self._size
+
+    def _grow(self):
+        names = ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next",
+                 "_medians", "_median_stale", "feature_ring", "_feature_sum")
+        old = {name: getattr(self, name) for name in names}
+        self._allocate(2 * self.capacity)
+        for name, array in old.items():
+            if array is not None:
+                getattr(self, name)[:len(array)] = array
+
+    def acquire(self):
+        """An empty row for a new track: int."""
+        if self._free:
+            row = self._free.pop()
+        else:
+            if self._size == self.capacity:
+                self._grow()
+            row = self._size
+            self._size += 1
+        self.feature_count[row] = self._feature_next[row] = 0
+        self.position_count[row] = self._position_next[row] = 0
+        self._medians[row] = np.nan
+        self._median_stale[row] = False
+        if self._feature_sum is not None:
+            self._feature_sum[row] = 0.0
+        return row
+
+    def detach(self, row):
+        """Copy a row into a new one-row store and free the row here.
+
+        Returns
+        -------
+        (TrackStore, int)
+            The new store and the row (0) that holds the data there.
+        """
+        single = TrackStore(self.feature_budget, self.world_history, capacity=1)
+        single._size = 1
+        single.feature_dim = self.feature_dim
+        if self.feature_ring is not None:
+            single.feature_ring = self.feature_ring[row:row + 1].copy()
+            single._feature_sum = self._feature_sum[row:row + 1].copy()
+        for name in ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next",
+                     "_medians", "_median_stale"):
+            setattr(single, name, getattr(self, name)[row:row + 1].copy())
+        self._free.append(row)
+        return single, 0
+
+    # ------------------------------------------------------------------ features
+    def add_features(self, rows, features):
+        """Store one feature in each of several distinct rows, dropping each row's oldest when full.
+
+        Parameters
+        ----------
+        rows : ndarray of int, (N,)
+            Distinct rows.
+        features : ndarray, NxD
+            Expected L2-normalised; stored as float32.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if not len(rows):
+            return
+        features = np.asarray(features, dtype=np.float32).reshape(len(rows), -1)
+        self._check_dim(features.shape[1])
+        fresh = self.feature_count[rows] == 0
+        if fresh.any():                                        # a new bank repeats its first feature
+            self.feature_ring[rows[fresh]] = features[fresh][:, None, :]
+        slots = self._feature_next[rows]
+        full = self.feature_count[rows] == self.feature_budget
+        if full.any():
+            self._feature_sum[rows[full]] -= self.feature_ring[rows[full], slots[full]]
+        self.feature_ring[rows, slots] = features
+        self._feature_sum[rows] += features
+        self._feature_next[rows] = (slots + 1) % self.feature_budget
+        self.feature_count[rows] = np.minimum(self.feature_count[rows] + 1, self.feature_budget)
+
+    def add_feature(self, row, feature):
+        """Store a (D,) feature in one row (as :meth:`add_features` does for several)."""
+        feature = np.asarray(feature, dtype=np.float32).reshape(-1)
+        self._check_dim(feature.size)
+        count = self.feature_count[row]
+        if count == 0:
+            self.feature_ring[row] = feature
+        slot = self._feature_next[row]
+        if count == self.feature_budget:
+            self._feature_sum[row] -= self.feature_ring[row, slot]
+        self.feature_ring[row, slot] = feature
+        self._feature_sum[row] += feature
+        self._feature_next[row] = (slot + 1) % self.feature_budget
+        self.feature_count[row] = min(count + 1, self.feature_budget)
+
+    def _check_dim(self, dim):
+        if self.feature_dim is None:
+            self.feature_dim = int(dim)
+            self._allocate_features(self.capacity, self.feature_dim)
+        elif dim != self.feature_dim:
+            raise ValueError(f"feature of length {dim}, the feature banks hold {self.feature_dim}")
+
+    def features(self, row):
+        """Stored features of a row, KxD float32 (a view; order not guaranteed); 0x0 when empty."""
+        count = self.feature_count[row]
+        if self.feature_ring is None or not count:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.feature_ring[row, :count]
+
+    def mean_feature(self, row):
+        """L2-normalised mean of a row's stored features, (D,) float32, or None when empty."""
+        count = self.feature_count[row]
+        if not count:
+            return None
+        mean = self._feature_sum[row] / count
+        norm = np.linalg.norm(mean)
+        return (mean / norm).astype(np.float32) if norm > 0 else None
+
+    # ------------------------------------------------------------------ world positions
+    def add_positions(self, rows, positions):
+        """Store one world position in each of several distinct rows, dropping each row's oldest when full.
+
+        Parameters
+        ----------
+        rows : ndarray of int, (N,)
+            Distinct rows.
+        positions : ndarray, Nx3
+            Metres.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if not len(rows) or not self.world_history:
+            return
+        positions = np.asarray(positions, dtype=np.float64).reshape(len(rows), 3)
+        slots = self._position_next[rows]
+        self._position_ring[rows, slots] = positions
+        self._position_next[rows] = (slots + 1) % self.world_history
+        self.position_count[rows] = np.minimum(self.position_count[rows] + 1, self.world_history)
+        self._median_stale[rows] = True
+
+    def add_position(self, row, position):
+        """Store a (3,) world position in one row (metres)."""
+        values = np.asarray(position, dtype=np.float64).reshape(-1)
+        if values.size != 3:
+            raise ValueError(f"point has {values.size} values, expected 3")
+        if not self.world_history:
+            return
+        slot = self._position_next[row]
+        self._position_ring[row, slot] = values
+        self._position_next[row] = (slot + 1) % self.world_history
+        self.position_count[row] = min(self.position_count[row] + 1, self.world_history)
+        self._median_stale[row] = True
+
+    def median(self, row):
+        """Per-coordinate median of a row's stored positions, (3,) metres (a copy), or None when none."""
+        if not self.position_count[row]:
+            return None
+        if self._median_stale[row]:
+            return self.medians(np.array([row]))[0]
+        return self._medians[row].copy()
+
+    def medians(self, rows):
+        """Per-coordinate median of the stored positions of each row, Rx3 metres (NaN rows: none stored).
+
+        Parameters
+        ----------
+        rows : ndarray of int, (R,)
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        stale = rows[self._median_stale[rows]]
+        if len(stale):
+            stale = np.unique(stale)
+            counts = self.position_count[stale]
+            for count in ([counts[0]] if (counts == counts[0]).all() else np.unique(counts)):
+                group = stale if len(stale) == 1 or (counts == count).all() else stale[counts == count]
+                self._medians[group] = window_median(self._position_ring[group, :count])
+            self._median_stale[stale] = False
+        return self._medians[rows]
+
+    def positions(self, row):
+        """The stored world positions of a row, oldest first: Kx3 metres."""
+        count = self.position_count[row]
+        ring = self._position_ring[row]
+        if count < self.world_history:
+            return ring[:count].copy()
+        return np.roll(ring, -self._position_next[row], axis=0)
+
+
+def window_median(points):
+    """Per-coordinate median of each window of points, as ``np.median(points, axis=1)`` gives it.
+
+    The same middle values (here from a sort, faster than ``np.median``'s partition for short
+    windows) and the same mean of the two for an even count; NaN for a coordinate with a NaN value.
+
+    Parameters
+    ----------
+    points : ndarray, RxKx3 float64, K >= 1
+
+    Returns
+    -------
+    ndarray, Rx3
+    """
+    count = points.shape[1]
+    middle = count // 2
+    ordered = np.sort(points, axis=1)
+    if count % 2:
+        median = ordered[:, middle]
+    else:
+        median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
+    unknown = np.isnan(points).any(axis=1)
+    if unknown.any():
+        median[unknown] = np.nan
+    return median
