@@ -26,7 +26,7 @@ from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
 
-def augment(batch, generator, photometric=0.0):
+def augment(batch, generator, photometric=0.0, fill=None):
     """The same random flip and brightness/contrast change for every crop kind of one view.
 
     ``batch``: dict kind -> B x S x S x 3 uint8 tensor; returns float tensors in [0, 255] as uint8.
@@ -34,6 +34,9 @@ def augment(batch, generator, photometric=0.0):
     ``2 ** N(0, photometric)`` stops on all channels and white-balance gains of
     ``2 ** N(0, photometric / 4)`` on red and blue (the model of ``benchmarks/photometric.py``).
     At 0 no extra random numbers are drawn, so earlier recipes give the same batches.
+    ``fill`` (R, G, B), with ``photometric`` > 0: pixels of exactly this colour are the masked-out
+    part of a crop (the model's ``crop_fill``) and keep it: a camera change acts on the image before
+    masking, so the fill must not carry the change (a model could read the gain off it).
     """
     any_kind = next(iter(batch.values()))
     size = len(any_kind)
@@ -47,12 +50,16 @@ def augment(batch, generator, photometric=0.0):
         stops[:, 0] += stops[:, 1]
         stops[:, 2] += stops[:, 1]
         gains = gains * 2.0 ** stops                   # per view: red, green, blue
+    keep_fill = photometric > 0 and fill is not None
     out = {}
     for kind, crops in batch.items():
         crops = crops.float()
         crops[flip] = crops[flip].flip(2)
-        crops = crops * gains[:, None, None, :] + bias[:, None, None, None]
-        out[kind] = crops.clamp_(0, 255).to(torch.uint8)
+        changed = crops * gains[:, None, None, :] + bias[:, None, None, None]
+        if keep_fill:
+            filled = (crops == torch.tensor(fill, dtype=crops.dtype)).all(dim=-1, keepdim=True)
+            changed = torch.where(filled, crops, changed)
+        out[kind] = changed.clamp_(0, 255).to(torch.uint8)
     return out
 
 
@@ -198,7 +205,7 @@ def train(args):
                 group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps)
             index = torch.as_tensor(batch)
             crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
-                            photometric=args.photometric_augment)
+                            photometric=args.photometric_augment, fill=model.crop_fill)
             labels = torch.from_numpy(identities[batch])
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 embeddings = network(model.prepare_inputs(crops))

@@ -148,3 +148,17 @@ def test_augment_photometric_zero_is_the_old_recipe_and_changes_colour_per_view(
     assert (spread > 0.02).sum() >= 6
     torch.testing.assert_close(ratio["foreground"].mean(dim=(1, 2)), ratio["background"].mean(dim=(1, 2)),
                                rtol=0.15, atol=0.05)
+
+
+def test_augment_photometric_leaves_the_fill_of_masked_crops_alone():
+    import torch
+    from reid.train import augment
+    rng = np.random.default_rng(1)
+    crops = rng.integers(40, 200, (6, 8, 8, 3), dtype=np.uint8)
+    crops[:, :4] = 128                                   # the masked-out half, filled with (128, 128, 128)
+    batch = {"foreground": torch.from_numpy(crops)}
+    out = augment(batch, torch.Generator().manual_seed(0), photometric=1.0, fill=(128, 128, 128))["foreground"]
+    assert (out[:, :4] == 128).all()                     # (flips are left-right: the top rows stay fill)
+    assert not torch.equal(out, batch["foreground"])     # the object pixels did change
+    plain = augment(batch, torch.Generator().manual_seed(0), photometric=1.0)["foreground"]
+    assert not (plain[:, :4] == 128).all()               # without fill=, the fill changes too
