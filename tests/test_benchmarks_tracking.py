@@ -200,3 +200,27 @@ def test_cli_settings_change_our_tracker_and_are_recorded(bench_data, tmp_path, 
                         "--set", "world_gate=0.5")
     assert result.returncode == 2 and "world_gate" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_deepsort_boxes_are_passed_unchanged_unless_its_crop_would_be_empty():
+    from benchmarks.tracking_peers import deepsort_box
+    assert deepsort_box(np.array([10.5, 20.25, 30.0, 40.5]), 320, 240) == [10.5, 20.25, 30.0, 40.5]
+    assert deepsort_box(np.array([300.0, 200.0, 50.0, 80.0]), 320, 240) == [300.0, 200.0, 50.0, 80.0]  # cut, kept
+    for box in ([12.3, 5.0, 0.9999, 10.0], [319.6, 5.0, 0.4, 10.0], [-3.2, 5.0, 3.5, 10.0], [5.0, 239.5, 4.0, 0.99]):
+        left, top, width, height = deepsort_box(np.array(box), 320, 240)
+        assert min(320, int(left) + int(width)) > max(0, int(left))
+        assert min(240, int(top) + int(height)) > max(0, int(top))
+
+
+def test_deepsort_runner_survives_a_sub_pixel_box():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pytest.importorskip("deep_sort_realtime.embedder.embedder_pytorch")
+    from types import SimpleNamespace
+    from benchmarks.tracking_peers import make_runner
+    from tracker.detection import Detection
+    runner = make_runner("deepsort")
+    frame = SimpleNamespace(rgb=np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    detections = [Detection([12.3, 5.0, 0.9999, 10.0], 1.0, 5), Detection([100.0, 100.0, 30.0, 40.0], 1.0, 5)]
+    for _ in range(4):
+        runner.update(frame, detections, None)      # deep-sort-realtime alone raised a cv2.error here
