@@ -217,13 +217,7 @@ class TrackStore:
         values = np.asarray(position, dtype=np.float64).reshape(-1)
         if values.size != 3:
             raise ValueError(f"point has {values.size} values, expected 3")
-        if not self.world_history:
-            return
-        slot = self._position_next[row]
-        self._position_ring[row, slot] = values
-        self._position_next[row] = (slot + 1) % self.world_history
-        self.position_count[row] = min(self.position_count[row] + 1, self.world_history)
-        self._median_stale[row] = True
+        self.add_positions(np.array([row]), values[None])
 
     def median(self, row):
         """Per-coordinate median of a row's stored positions, (3,) metres (a copy), or None when none."""
@@ -245,8 +239,8 @@ class TrackStore:
         if len(stale):
             stale = np.unique(stale)
             counts = self.position_count[stale]
-            for count in ([counts[0]] if (counts == counts[0]).all() else np.unique(counts)):
-                group = stale if len(stale) == 1 or (counts == count).all() else stale[counts == count]
+            for count in np.unique(counts):
+                group = stale[counts == count]
                 self._medians[group] = window_median(self._position_ring[group, :count])
             self._median_stale[stale] = False
         return self._medians[rows]
