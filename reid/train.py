@@ -90,7 +90,11 @@ def main(argv=None):
     parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) with scans/<scene>")
     parser.add_argument("--scenes", nargs="+", help="only these scenes (default: all under --data)")
     parser.add_argument("--val-data", nargs="+", help="held-out root(s) for a per-epoch rank-1")
-    parser.add_argument("--variant", default="concat", choices=list_variants())
+    parser.add_argument("--variant", choices=list_variants(), help="model variant (default: concat)")
+    parser.add_argument("--init-from", metavar="CKPT",
+                        help="fine-tune: start from this checkpoint's model (its config and weights, e.g. "
+                             "reid/weights/default.pt) with a fresh optimiser and learning-rate schedule; "
+                             "the model settings (--variant, --trunk, --img-size, ...) come from it")
     parser.add_argument("--out", required=True, help="checkpoint path, rewritten every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     parser.add_argument("--epochs", type=positive_int, default=20)
@@ -142,18 +146,27 @@ def train(args):
     say = (lambda *a: print(*a, flush=True)) if main_process else (lambda *a: None)
     torch.manual_seed(args.seed)
 
-    checkpoint = None
+    checkpoint, initial = None, None
     if args.resume and os.path.exists(args.out):
         checkpoint = load_checkpoint(args.out)
         config = checkpoint.config
         say(f"resuming from {args.out} after epoch {checkpoint.metadata.get('epoch')}")
+    elif args.init_from:
+        initial = load_checkpoint(args.init_from)
+        config = initial.config
+        if args.variant and args.variant != config.variant:
+            raise ValueError(f"--variant {args.variant} differs from the variant of --init-from "
+                             f"{args.init_from} ({config.variant})")
+        say(f"fine-tuning {config.variant} from {args.init_from}")
     else:
-        config = ReIDConfig(variant=args.variant, trunk=args.trunk, img_size=args.img_size,
+        config = ReIDConfig(variant=args.variant or "concat", trunk=args.trunk, img_size=args.img_size,
                             embed_dim=args.embed_dim, pretrained=args.pretrained, trunk_weights=args.trunk_weights,
                             trunk_kwargs=json.loads(args.trunk_kwargs))
-    model = create_model(config, load_trunk_weights=checkpoint is None)
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint.state_dict)
+    model = create_model(config, load_trunk_weights=checkpoint is None and initial is None)
+    for source in (checkpoint, initial):
+        if source is not None:
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                   for k, v in source.state_dict.items()})
     model.to(device)
 
     folders = scene_folders(args.data, args.scenes)
@@ -177,6 +190,9 @@ def train(args):
         raise ValueError(f"variant {config.variant!r} has nothing to train")
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
     metadata = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0}
+    if initial is not None:
+        metadata["init_from"] = {"path": str(args.init_from), "epoch": initial.metadata.get("epoch"),
+                                 "command": initial.metadata.get("command")}
     if checkpoint is not None:
         if checkpoint.optimizer_state:
             optimizer.load_state_dict(checkpoint.optimizer_state)

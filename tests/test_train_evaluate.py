@@ -162,3 +162,29 @@ def test_augment_photometric_leaves_the_fill_of_masked_crops_alone():
     assert not torch.equal(out, batch["foreground"])     # the object pixels did change
     plain = augment(batch, torch.Generator().manual_seed(0), photometric=1.0)["foreground"]
     assert not (plain[:, :4] == 128).all()               # without fill=, the fill changes too
+
+
+def test_init_from_fine_tunes_a_checkpoint_with_its_config_and_weights(tiny_scene, tmp_path):
+    import torch
+    first = tmp_path / "first.pt"
+    result = subprocess.run(train_command(tiny_scene, first, "--epochs", "1", "--variant", "full"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    source = load_checkpoint(first)
+    # learning rate 0: the fine-tuned model must be exactly the source model, whatever the CLI's own defaults
+    tuned = tmp_path / "tuned.pt"
+    result = subprocess.run([sys.executable, "-m", "reid.train", "--data", str(tiny_scene), "--out", str(tuned),
+                             "--init-from", str(first), "--epochs", "1", "--lr", "0", "--instances-per-batch", "6",
+                             "--views-per-instance", "3", "--frame-step", "2", "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    fine = load_checkpoint(tuned)
+    assert fine.config == source.config and fine.config.variant == "full"
+    assert all(torch.equal(fine.state_dict[k], v) for k, v in source.state_dict.items())
+    assert fine.metadata["init_from"]["path"] == str(first) and fine.metadata["init_from"]["epoch"] == 1
+    assert [h["epoch"] for h in fine.metadata["history"]] == [1]
+    # a variant other than the checkpoint's is refused with a one-line error
+    result = subprocess.run(train_command(tiny_scene, tmp_path / "other.pt", "--init-from", str(first),
+                                          "--variant", "concat", "--epochs", "1"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "differs" in result.stderr

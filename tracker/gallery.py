@@ -481,15 +481,24 @@ class LongTermGallery:
         else:
             bank = self._bank[rows]
         n_rows = len(rows)
-        # query-major products (Q x R*K, the same sums as R*K x Q): the max over each bank is then a
-        # reduction over contiguous memory
-        similarity = _inner_products_by_query(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
-            len(queries), n_rows, self.bank_size)
         counts = self._bank_count[rows]
-        if (counts < self.bank_size).any():
-            filled = np.arange(self.bank_size)[None, :] < counts[:, None]
-            similarity = np.where(filled[None, :, :], similarity, -np.inf)
-        similarity = similarity.max(axis=2)                                               # Q x R
+        partly_filled = (counts < self.bank_size).any()
+        if bank.size * len(queries) < SMALL_PRODUCT:
+            # one small product per identity (R x Q x K): no BLAS threads, and the max over each bank
+            # is a reduction over contiguous memory
+            similarity = np.matmul(queries, bank.transpose(0, 2, 1))
+            if partly_filled:
+                filled = np.arange(self.bank_size)[None, :] < counts[:, None]
+                similarity = np.where(filled[:, None, :], similarity, -np.inf)
+            similarity = similarity.max(axis=2).T                                         # Q x R
+        else:
+            # one large query-major product (Q x R*K, the same sums as R*K x Q)
+            similarity = _inner_products_by_query(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
+                len(queries), n_rows, self.bank_size)
+            if partly_filled:
+                filled = np.arange(self.bank_size)[None, :] < counts[:, None]
+                similarity = np.where(filled[None, :, :], similarity, -np.inf)
+            similarity = similarity.max(axis=2)                                           # Q x R
         similarity = np.maximum(similarity, _inner_products_by_query(self._means[rows], queries))
         has_feature = self._mean_count[rows] > 0
         if has_feature.all():

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .linear_assignment import INFTY_COST
+from .track import boxes_tlwh
 
 
 def iou(tlwh, candidates):
@@ -54,7 +55,7 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
     cost_matrix[:] = INFTY_COST
     if not recent:
         return cost_matrix
-    boxes = np.stack([tracks[track_indices[row]].to_tlwh() for row in recent])        # Rx4
+    boxes = boxes_tlwh([tracks[track_indices[row]] for row in recent])                # Rx4
     candidates = np.array([detections[i].tlwh for i in detection_indices])            # Nx4
     # iou() for all these tracks at once: the same operations, broadcast over RxN
     top_left, bottom_right = boxes[:, None, :2], boxes[:, None, :2] + boxes[:, None, 2:]

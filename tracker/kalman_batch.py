@@ -11,7 +11,7 @@ pixels, aspect ratio ``width / height``, velocities per frame. ``T`` is the numb
 """
 import numpy as np
 
-from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
+from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY, initial_variances
 
 NDIM = 4
 
@@ -95,6 +95,29 @@ def _add_to_diagonal(matrices, diagonals):
     out = np.array(matrices, dtype=np.float64, order="C")
     _diagonal(out)[...] += diagonals
     return out
+
+
+def initiate(measurements, std_weight_position=STD_WEIGHT_POSITION, std_weight_velocity=STD_WEIGHT_VELOCITY):
+    """New states at measured boxes, velocities 0 (the start of :class:`KalmanFilter`).
+
+    Parameters
+    ----------
+    measurements : ndarray, Tx4
+        Boxes in ``xyah``.
+    std_weight_position, std_weight_velocity : float
+
+    Returns
+    -------
+    mean : ndarray, Tx8
+    covariance : ndarray, Tx8x8
+        Diagonal: :func:`tracker.kalman_filter.initial_variances`.
+    """
+    measurements = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
+    mean = np.zeros((len(measurements), 2 * NDIM))
+    mean[:, :NDIM] = measurements
+    covariance = np.zeros((len(measurements), 2 * NDIM, 2 * NDIM))
+    _diagonal(covariance)[...] = initial_variances(measurements, std_weight_position, std_weight_velocity)
+    return mean, covariance
 
 
 def predict(mean, covariance, std_weight_position=STD_WEIGHT_POSITION, std_weight_velocity=STD_WEIGHT_VELOCITY):

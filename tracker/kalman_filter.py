@@ -14,6 +14,30 @@ STD_WEIGHT_POSITION = 1.0 / 20
 STD_WEIGHT_VELOCITY = 1.0 / 160
 
 
+def initial_variances(measurement, std_weight_position=STD_WEIGHT_POSITION, std_weight_velocity=STD_WEIGHT_VELOCITY):
+    """Diagonal of the covariance of a new filter started at a measured box (deepSORT's ``initiate``).
+
+    Parameters
+    ----------
+    measurement : ndarray, (4,) or Nx4
+        Boxes in ``xyah``.
+    std_weight_position, std_weight_velocity : float
+
+    Returns
+    -------
+    ndarray, (8,) or Nx8
+        Variances: twice the position noise and ten times the velocity noise of the box height.
+    """
+    measurement = np.asarray(measurement, dtype=np.float64)
+    height = measurement[..., 3]
+    std = np.empty(measurement.shape[:-1] + (8,))
+    std[..., 0] = std[..., 1] = std[..., 3] = 2 * std_weight_position * height
+    std[..., 2] = 1e-2
+    std[..., 4] = std[..., 5] = std[..., 7] = 10 * std_weight_velocity * height
+    std[..., 6] = 1e-5
+    return np.square(std)
+
+
 class KalmanFilter:
     """One box's Kalman filter: a thin wrapper of ``filterpy.kalman.KalmanFilter``.
 
@@ -40,14 +64,23 @@ class KalmanFilter:
         self._filter.F[:self.ndim, self.ndim:] = np.eye(self.ndim)   # dt = 1 frame
         self._filter.H = np.eye(self.ndim, 2 * self.ndim)
         self._filter.x = np.concatenate([measurement, np.zeros(self.ndim)])
-        height = measurement[3]
-        std = [
-            2 * std_weight_position * height, 2 * std_weight_position * height, 1e-2,
-            2 * std_weight_position * height,
-            10 * std_weight_velocity * height, 10 * std_weight_velocity * height, 1e-5,
-            10 * std_weight_velocity * height,
-        ]
-        self._filter.P = np.diag(np.square(std))
+        self._filter.P = np.diag(initial_variances(measurement, std_weight_position, std_weight_velocity))
+
+    @classmethod
+    def from_state(cls, mean, covariance, std_weight_position=STD_WEIGHT_POSITION,
+                   std_weight_velocity=STD_WEIGHT_VELOCITY):
+        """A filter holding a given state (copied), e.g. a track's row of a
+        :class:`~tracker.track_store.TrackStore`.
+
+        Parameters
+        ----------
+        mean : ndarray, (8,)
+        covariance : ndarray, (8, 8)
+        """
+        mean = np.array(mean, dtype=np.float64).reshape(2 * cls.ndim)
+        kf = cls(mean[:cls.ndim], std_weight_position, std_weight_velocity)
+        kf.set_state(mean, np.array(covariance, dtype=np.float64).reshape(2 * cls.ndim, 2 * cls.ndim))
+        return kf
 
     @property
     def mean(self):

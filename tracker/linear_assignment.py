@@ -9,6 +9,8 @@ import numpy as np
 
 from . import kalman_batch
 from .kalman_filter import CHI2INV95
+from .track import kalman_states
+from .track_store import TrackStore
 
 INFTY_COST = 1e5
 """Cost of a forbidden pair."""
@@ -139,7 +141,7 @@ def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_i
 
     Entries whose squared Mahalanobis distance exceeds the chi-square 0.95 quantile (4 dof, or 2
     with ``only_position``) are set to ``gated_cost``, in place. All tracks are gated in one batch
-    (:func:`tracker.kalman_batch.gating_distance_filters`).
+    (:func:`tracker.kalman_batch.gating_distance` on the tracks' stored states).
 
     Returns
     -------
@@ -150,7 +152,7 @@ def gate_cost_matrix(cost_matrix, tracks, detections, track_indices, detection_i
         return cost_matrix
     gating_threshold = CHI2INV95[2 if only_position else 4]
     measurements = kalman_batch.tlwh_to_xyah(np.array([detections[i].tlwh for i in detection_indices]))
-    distances = kalman_batch.gating_distance_filters([tracks[k].kalman_filter for k in track_indices],
-                                                     measurements, only_position)
+    distances = kalman_batch.gating_distance(*kalman_states([tracks[k] for k in track_indices]), measurements,
+                                             TrackStore.std_weight_position, only_position)
     cost_matrix[distances > gating_threshold] = gated_cost
     return cost_matrix

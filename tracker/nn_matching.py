@@ -104,7 +104,8 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
         stacked = store.feature_ring[store_rows[rows]] if banks is None else stack_banks([banks[r] for r in rows])
         columns = np.flatnonzero(with_feature)
         queries = np.array([features[c] for c in columns], dtype=np.float32)
-        best = np.matmul(stacked, queries.T).max(axis=1)                        # RxC
+        # R x C x K: the max over each bank then runs over contiguous memory
+        best = np.matmul(queries, stacked.transpose(0, 2, 1)).max(axis=2)      # RxC
         cost_matrix[np.ix_(rows, columns)] = np.maximum(0.0, 1.0 - best)
         return cost_matrix
     # each bank only against its own candidate queries, padded to the largest number m of candidates
@@ -130,6 +131,6 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
         bank_of_pair = pair_rows
     candidates = np.full((len(stacked), counts.max()), padding, dtype=np.intp)
     candidates[bank_of_pair, slot] = pair_columns
-    best = np.matmul(stacked, queries[candidates].transpose(0, 2, 1)).max(axis=1)   # Rxm
+    best = np.matmul(queries[candidates], stacked.transpose(0, 2, 1)).max(axis=2)   # Rxm (R x m x K products)
     cost_matrix[rows[pair_rows], pair_columns] = np.maximum(0.0, 1.0 - best[bank_of_pair, slot])
     return cost_matrix

@@ -74,7 +74,6 @@ class Track:
         self.track_id = int(track_id)
         self.label = detection.label
         self.score = detection.score
-        self.kalman_filter = KalmanFilter(detection.to_xyah())
         self.state = TrackState.Confirmed if confirmed or n_init <= 1 else TrackState.Tentative
         self.hits = 1
         self.age = 1
@@ -84,6 +83,7 @@ class Track:
         self.max_age = max_age
         self._store = store if store is not None else TrackStore(feature_budget, world_history, capacity=1)
         self._row = self._store.acquire()
+        self._store.start_kalman(self._row, detection.to_xyah())
         self.features = FeatureBank(store=self._store, row=self._row)
         self.last_detection = detection
         self.pending_observations = []
@@ -102,9 +102,24 @@ class Track:
         self._store, self._row = self._store.detach(self._row)
         self.features = FeatureBank(store=self._store, row=self._row)
 
+    @property
+    def kalman_filter(self):
+        """The box filter, as a filterpy-based :class:`KalmanFilter` holding a copy of the current state.
+
+        The state itself lives in the track's row of its store (so that a frame's tracks are predicted,
+        gated and corrected at once); :meth:`predict`, :meth:`update` and :meth:`reacquire` change it.
+        """
+        store, row = self._store, self._row
+        return KalmanFilter.from_state(store.kalman_mean[row], store.kalman_covariance[row],
+                                       store.std_weight_position, store.std_weight_velocity)
+
+    def _set_filter_state(self, kalman_filter):
+        self._store.kalman_mean[self._row] = kalman_filter.mean
+        self._store.kalman_covariance[self._row] = kalman_filter.covariance
+
     def to_tlwh(self):
         """Current box estimate ``(x, y, w, h)``, pixels; (4,) ndarray."""
-        box = self.kalman_filter.mean[:4].copy()
+        box = self._store.kalman_mean[self._row, :4].copy()
         box[2] *= box[3]
         box[:2] -= box[2:] / 2
         return box
@@ -136,9 +151,12 @@ class Track:
     def predict(self):
         """Advance the Kalman filter one frame (call once per frame, before matching).
 
-        :func:`predict_tracks` does the same for many tracks at once.
+        Runs the filterpy filter, the reference of the batched steps; :func:`predict_tracks` does the
+        same for many tracks at once.
         """
-        self.kalman_filter.predict()
+        kalman_filter = self.kalman_filter
+        kalman_filter.predict()
+        self._set_filter_state(kalman_filter)
         self._count_frame()
 
     def _count_frame(self):
@@ -148,15 +166,18 @@ class Track:
     def update(self, detection, frame_index):
         """Assign a detection: correct the filter, store its feature and position, count the hit.
 
-        :func:`update_tracks` does the same for many tracks at once.
+        Runs the filterpy filter, the reference of the batched steps; :func:`update_tracks` does the
+        same for many tracks at once.
         """
-        self.kalman_filter.update(detection.to_xyah())
+        kalman_filter = self.kalman_filter
+        kalman_filter.update(detection.to_xyah())
+        self._set_filter_state(kalman_filter)
         self._count_hit(detection, frame_index)
 
     def reacquire(self, detection, frame_index):
         """Assign a detection far from the predicted box (the object came back into view elsewhere):
         restart the Kalman filter at the detection; identity, features and world position stay."""
-        self.kalman_filter = KalmanFilter(detection.to_xyah())
+        self._store.start_kalman(self._row, detection.to_xyah())
         self._count_hit(detection, frame_index)
 
     def _count_hit(self, detection, frame_index):
@@ -206,7 +227,12 @@ def predict_tracks(tracks):
     ----------
     tracks : list of Track
     """
-    kalman_batch.predict_filters([track.kalman_filter for track in tracks])
+    store, rows = shared_store(tracks)
+    if store is not None:
+        store.predict_kalman(rows)
+    elif tracks:
+        set_kalman_states(tracks, *kalman_batch.predict(*kalman_states(tracks), TrackStore.std_weight_position,
+                                                        TrackStore.std_weight_velocity))
     for track in tracks:
         track._count_frame()
 
@@ -226,12 +252,14 @@ def update_tracks(tracks, detections, frame_index):
     if not tracks:
         return
     measurements = kalman_batch.tlwh_to_xyah(np.array([detection.tlwh for detection in detections]))
-    kalman_batch.update_filters([track.kalman_filter for track in tracks], measurements)
     store, rows = shared_store(tracks)
     if store is None:
+        set_kalman_states(tracks, *kalman_batch.update(*kalman_states(tracks), measurements,
+                                                       TrackStore.std_weight_position))
         for track, detection in zip(tracks, detections):
             track._count_hit(detection, frame_index)
         return
+    store.update_kalman(rows, measurements)
     frame_index = int(frame_index)
     with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
     if with_feature:
@@ -263,6 +291,46 @@ def shared_store(tracks):
         if track._store is not store:
             return None, None
     return store, np.array([track._row for track in tracks], dtype=np.int64)
+
+
+def kalman_states(tracks):
+    """The tracks' Kalman states, stacked (copies).
+
+    Parameters
+    ----------
+    tracks : list of Track
+
+    Returns
+    -------
+    mean : ndarray, Tx8
+    covariance : ndarray, Tx8x8
+    """
+    store, rows = shared_store(tracks)
+    if store is not None:
+        return store.kalman_mean[rows], store.kalman_covariance[rows]
+    mean = np.array([track._store.kalman_mean[track._row] for track in tracks], dtype=np.float64).reshape(-1, 8)
+    covariance = np.array([track._store.kalman_covariance[track._row] for track in tracks],
+                          dtype=np.float64).reshape(-1, 8, 8)
+    return mean, covariance
+
+
+def set_kalman_states(tracks, mean, covariance):
+    """Give each track its row of new Kalman states (Tx8, Tx8x8)."""
+    for track, m, c in zip(tracks, mean, covariance):
+        track._store.kalman_mean[track._row] = m
+        track._store.kalman_covariance[track._row] = c
+
+
+def boxes_tlwh(tracks):
+    """:meth:`Track.to_tlwh` of each track: Tx4 pixels."""
+    store, rows = shared_store(tracks)
+    if store is not None:
+        box = store.kalman_mean[rows, :4]
+    else:
+        box = np.array([track._store.kalman_mean[track._row, :4] for track in tracks], dtype=np.float64).reshape(-1, 4)
+    box[:, 2] *= box[:, 3]
+    box[:, :2] -= box[:, 2:] / 2
+    return box
 
 
 def world_positions_of(tracks):

@@ -1,19 +1,28 @@
-"""Appearance banks and world-position windows of many tracks in shared arrays, one row per track.
+"""Kalman states, appearance banks and world-position windows of many tracks in shared arrays, one
+row per track.
 
-A tracker's per-frame bookkeeping (one new feature and one new world position per matched track) is
-then a few array writes for all tracks, and the appearance search reads every bank in place, without
-stacking them frame after frame. A :class:`~tracker.track.Track` owns one row;
+A tracker's per-frame bookkeeping (one Kalman prediction and correction, one new feature and one new
+world position per matched track) is then a few array operations for all tracks, and the appearance
+search and the motion gate read every track in place, without stacking them frame after frame. A :class:`~tracker.track.Track` owns one row;
 :class:`~tracker.feature_bank.FeatureBank` is the view of a row's features. A track that leaves the
 tracker copies its row out (:meth:`TrackStore.detach`), so that it keeps its data when the row is
 given to another track.
 """
 import numpy as np
 
+from . import kalman_batch
+from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
+
+_NAMES = ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next", "_medians",
+          "_median_stale", "kalman_mean", "kalman_covariance")
+"""Per-row arrays that exist from the start (the feature arrays come with the first feature)."""
+
 
 class TrackStore:
-    """The recent appearance features and world positions of many tracks, one row each.
+    """The Kalman states, recent appearance features and world positions of many tracks, one row each.
 
-    Per row: a ring of the ``feature_budget`` most recent features with their float64 sum, and a ring
+    Per row: the box filter's state (mean and covariance, :mod:`tracker.kalman_batch`'s equations,
+    those of the filterpy-based :class:`~tracker.kalman_filter.KalmanFilter`), a ring of the ``feature_budget`` most recent features with their float64 sum, and a ring
     of the ``world_history`` most recent world positions whose per-coordinate median is recomputed
     when read after a change (one ``np.median`` per distinct fill count; the median of
     :class:`~tracker.median_window.MedianWindow`, NaN for a coordinate with a NaN value).
@@ -40,7 +49,13 @@ class TrackStore:
         Features stored per row (at most ``feature_budget``).
     position_count : ndarray, (capacity,) int64
         World positions stored per row (at most ``world_history``).
+    kalman_mean : ndarray, (capacity, 8) float64
+        Box filter state ``(x, y, a, h, vx, vy, va, vh)`` per row (pixels, aspect, per frame).
+    kalman_covariance : ndarray, (capacity, 8, 8) float64
     """
+
+    std_weight_position = STD_WEIGHT_POSITION
+    std_weight_velocity = STD_WEIGHT_VELOCITY
 
     def __init__(self, feature_budget=100, world_history=30, capacity=64):
         if feature_budget < 1:
@@ -63,6 +78,8 @@ class TrackStore:
         self._position_next = np.zeros(capacity, dtype=np.int64)
         self._medians = np.full((capacity, 3), np.nan)
         self._median_stale = np.zeros(capacity, dtype=bool)
+        self.kalman_mean = np.zeros((capacity, 8))
+        self.kalman_covariance = np.zeros((capacity, 8, 8))
         if self.feature_dim is not None:
             self._allocate_features(capacity, self.feature_dim)
 
@@ -80,8 +97,7 @@ class TrackStore:
         return self._size
 
     def _grow(self):
-        names = ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next",
-                 "_medians", "_median_stale", "feature_ring", "_feature_sum")
+        names = _NAMES + ("feature_ring", "_feature_sum")
         old = {name: getattr(self, name) for name in names}
         self._allocate(2 * self.capacity)
         for name, array in old.items():
@@ -119,11 +135,47 @@ class TrackStore:
         if self.feature_ring is not None:
             single.feature_ring = self.feature_ring[row:row + 1].copy()
             single._feature_sum = self._feature_sum[row:row + 1].copy()
-        for name in ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next",
-                     "_medians", "_median_stale"):
+        for name in _NAMES:
             setattr(single, name, getattr(self, name)[row:row + 1].copy())
         self._free.append(row)
         return single, 0
+
+    # ------------------------------------------------------------------ Kalman states
+    def start_kalman(self, rows, measurements):
+        """Start the filters of rows at measured boxes, velocities 0 (:class:`KalmanFilter`'s start).
+
+        Parameters
+        ----------
+        rows : int or ndarray of int (N,)
+        measurements : ndarray, (4,) or Nx4
+            Boxes in ``xyah``.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self.kalman_mean[rows], self.kalman_covariance[rows] = kalman_batch.initiate(
+            np.asarray(measurements, dtype=np.float64).reshape(len(rows), 4), self.std_weight_position,
+            self.std_weight_velocity)
+
+    def predict_kalman(self, rows):
+        """Advance the filters of distinct rows by one frame (:func:`kalman_batch.predict`)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows):
+            self.kalman_mean[rows], self.kalman_covariance[rows] = kalman_batch.predict(
+                self.kalman_mean[rows], self.kalman_covariance[rows], self.std_weight_position,
+                self.std_weight_velocity)
+
+    def update_kalman(self, rows, measurements):
+        """Correct the filters of distinct rows, each with its measured box (:func:`kalman_batch.update`).
+
+        Parameters
+        ----------
+        rows : ndarray of int, (N,)
+        measurements : ndarray, Nx4
+            Boxes in ``xyah``.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows):
+            self.kalman_mean[rows], self.kalman_covariance[rows] = kalman_batch.update(
+                self.kalman_mean[rows], self.kalman_covariance[rows], measurements, self.std_weight_position)
 
     # ------------------------------------------------------------------ features
     def add_features(self, rows, features):
@@ -237,11 +289,14 @@ class TrackStore:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         stale = rows[self._median_stale[rows]]
         if len(stale):
-            stale = np.unique(stale)
-            counts = self.position_count[stale]
-            for count in np.unique(counts):
-                group = stale[counts == count]
-                self._medians[group] = window_median(self._position_ring[group, :count])
+            counts = self.position_count[stale]         # (a row asked twice is computed twice, same value)
+            smallest, largest = counts.min(), counts.max()
+            if smallest == largest:                      # the usual case: every window full
+                self._medians[stale] = window_median(self._position_ring[stale, :largest])
+            else:
+                for count in np.unique(counts):
+                    group = stale[counts == count]
+                    self._medians[group] = window_median(self._position_ring[group, :count])
             self._median_stale[stale] = False
         return self._medians[rows]
 
