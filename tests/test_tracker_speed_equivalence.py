@@ -373,3 +373,20 @@ def test_tracker_ids_match_the_per_track_reference_on_benchmark_frames(n_live, m
     reference = run_ids(ReferenceTracker(config(), gallery=copy.deepcopy(gallery)), copy.deepcopy(frames))
     assert fast == reference
     assert fast[2] > 0 or n_live < 20           # identities came back from the gallery
+
+
+def test_store_kalman_start_is_the_filterpy_start_for_one_row_and_many():
+    from tracker.track_store import TrackStore
+    rng = np.random.default_rng(5)
+    boxes = np.array([random_box(rng) for _ in range(6)])
+    store = TrackStore(4, 3, capacity=2)
+    rows = np.array([store.acquire() for _ in range(6)])
+    store.start_kalman(rows[:3], boxes[:3])                      # several rows at once
+    for row, box in zip(rows[3:], boxes[3:]):
+        store.start_kalman(int(row), box)                        # one row, the new-track path
+    for row, box in zip(rows, boxes):
+        reference = KalmanFilter(box)
+        np.testing.assert_array_equal(store.kalman_mean[row], reference.mean)
+        np.testing.assert_array_equal(store.kalman_covariance[row], reference.covariance)
+    detached, row = store.detach(int(rows[4]))
+    np.testing.assert_array_equal(detached.kalman_covariance[row], KalmanFilter(boxes[4]).covariance)

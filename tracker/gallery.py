@@ -502,8 +502,8 @@ class LongTermGallery:
         similarity = np.maximum(similarity, _inner_products_by_query(self._means[rows], queries))
         has_feature = self._mean_count[rows] > 0
         if has_feature.all():
-            return np.clip(1.0 - similarity, 0.0, 2.0)
-        distances[:, has_feature] = np.clip(1.0 - similarity[:, has_feature], 0.0, 2.0)
+            return np.minimum(np.maximum(1.0 - similarity, 0.0), 2.0)
+        distances[:, has_feature] = np.minimum(np.maximum(1.0 - similarity[:, has_feature], 0.0), 2.0)
         return distances
 
     def cost_matrix(self, features, labels, world_positions=None, exclude_ids=(), max_distance=None,
@@ -536,8 +536,11 @@ class LongTermGallery:
         """
         max_distance = self.max_distance if max_distance is None else max_distance
         world_gate_metres = self.world_gate_metres if world_gate_metres is None else world_gate_metres
-        world_gate_metres = np.broadcast_to(np.asarray(world_gate_metres, dtype=np.float64),
-                                            (len(labels),))[:, None]
+        if isinstance(world_gate_metres, np.ndarray) and world_gate_metres.shape == (len(labels),):
+            world_gate_metres = world_gate_metres.astype(np.float64, copy=False)[:, None]
+        else:
+            world_gate_metres = np.broadcast_to(np.asarray(world_gate_metres, dtype=np.float64),
+                                                (len(labels),))[:, None]
         world_weight = self.world_weight if world_weight is None else world_weight
         n_queries = len(labels)
         labels = np.asarray(labels, dtype=np.int64).reshape(n_queries)
@@ -560,7 +563,7 @@ class LongTermGallery:
         candidates = np.arange(self.size)
         if searchable:
             queries = np.array([features[q] for q in with_feature], dtype=np.float32)
-            queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+            queries /= np.sqrt(np.square(queries).sum(axis=1))[:, None]       # np.linalg.norm's sums
             candidates = self._candidate_rows(queries)
         rows = candidates[keep[candidates]]
         cost = np.full((n_queries, len(rows)), INFTY_COST)
@@ -577,7 +580,8 @@ class LongTermGallery:
         for q, position in enumerate(world_positions):
             if position is not None:
                 positions[q] = position
-        world = np.linalg.norm(positions[:, None, :] - self._fresh_positions(rows)[None, :, :], axis=2)
+        difference = positions[:, None, :] - self._fresh_positions(rows)[None, :, :]
+        world = np.sqrt(np.square(difference).sum(axis=2))                  # np.linalg.norm's sums
         world_known = np.isfinite(world)
         appearance_known = np.isfinite(appearance)
         allowed = (labels[:, None] == self._labels[rows][None, :])

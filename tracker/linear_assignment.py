@@ -36,32 +36,36 @@ def solve_assignment(cost_matrix, max_distance):
     n_rows, n_cols = cost_matrix.shape
     if n_rows == 0 or n_cols == 0:
         return [], list(range(n_rows)), list(range(n_cols))
-    feasible = np.isfinite(cost_matrix)
-    feasible &= cost_matrix <= max_distance
-    row_counts, col_counts = feasible.sum(axis=1), feasible.sum(axis=0)
+    feasible = cost_matrix <= max_distance              # NaN and +inf compare False
+    if not feasible.any():
+        return [], list(range(n_rows)), list(range(n_cols))
+    feasible &= cost_matrix != -np.inf
+    row_counts = np.count_nonzero(feasible, axis=1)
+    col_counts = np.count_nonzero(feasible, axis=0)
     # a pair that is the only admissible one of its row and of its column is in every optimal assignment
     # (matching it beats leaving both unmatched): take it without the solver
-    alone = feasible & (row_counts == 1)[:, None] & (col_counts == 1)[None, :]
+    alone = feasible & (row_counts == 1)[:, None]
+    alone &= (col_counts == 1)[None, :]
     alone_rows, alone_cols = np.nonzero(alone)
     matches = list(zip(alone_rows.tolist(), alone_cols.tolist()))
     # rows and columns without any admissible pair cannot take part either: leave them out of the solver,
     # whose extended matrix is (rows + columns) squared (a 1e6-entry gallery would otherwise cost gigabytes)
-    solve_rows, solve_cols = row_counts > 0, col_counts > 0
-    solve_rows[alone_rows] = solve_cols[alone_cols] = False
-    rows, cols = np.flatnonzero(solve_rows), np.flatnonzero(solve_cols)
-    if len(rows) and len(cols):
+    if len(matches) < min(np.count_nonzero(row_counts), np.count_nonzero(col_counts)):
+        solve_rows, solve_cols = row_counts > 0, col_counts > 0
+        solve_rows[alone_rows] = solve_cols[alone_cols] = False
+        rows, cols = np.flatnonzero(solve_rows), np.flatnonzero(solve_cols)
         block = np.ix_(rows, cols)
         sub = np.where(feasible[block], cost_matrix[block], max_distance + 1e-5)
         _, row_to_column, _ = lap.lapjv(sub, extend_cost=True, cost_limit=max_distance + 1e-6)
         matches += [(int(rows[r]), int(cols[c])) for r, c in enumerate(row_to_column)
                     if c >= 0 and sub[r, c] <= max_distance]
         matches.sort()
-    unmatched_rows = np.ones(n_rows, dtype=bool)
-    unmatched_cols = np.ones(n_cols, dtype=bool)
-    if matches:
-        matched = np.array(matches)
-        unmatched_rows[matched[:, 0]] = unmatched_cols[matched[:, 1]] = False
-    return matches, np.flatnonzero(unmatched_rows).tolist(), np.flatnonzero(unmatched_cols).tolist()
+    if not matches:
+        return [], list(range(n_rows)), list(range(n_cols))
+    matched_rows = set(r for r, _ in matches)
+    matched_cols = set(c for _, c in matches)
+    return (matches, [r for r in range(n_rows) if r not in matched_rows],
+            [c for c in range(n_cols) if c not in matched_cols])
 
 
 def min_cost_matching(distance_metric, max_distance, tracks, detections, track_indices=None,

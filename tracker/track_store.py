@@ -11,7 +11,7 @@ given to another track.
 import numpy as np
 
 from . import kalman_batch
-from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
+from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY, initial_variances_of_height
 
 _NAMES = ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next", "_medians",
           "_median_stale", "kalman_mean", "kalman_covariance")
@@ -129,9 +129,10 @@ class TrackStore:
         (TrackStore, int)
             The new store and the row (0) that holds the data there.
         """
-        single = TrackStore(self.feature_budget, self.world_history, capacity=1)
-        single._size = 1
-        single.feature_dim = self.feature_dim
+        single = TrackStore.__new__(TrackStore)          # its arrays are the row's copies: nothing to allocate
+        single.feature_budget, single.world_history = self.feature_budget, self.world_history
+        single.feature_dim, single._free, single._size = self.feature_dim, [], 1
+        single.feature_ring = single._feature_sum = None
         if self.feature_ring is not None:
             single.feature_ring = self.feature_ring[row:row + 1].copy()
             single._feature_sum = self._feature_sum[row:row + 1].copy()
@@ -150,6 +151,14 @@ class TrackStore:
         measurements : ndarray, (4,) or Nx4
             Boxes in ``xyah``.
         """
+        if isinstance(rows, (int, np.integer)):          # one new track: no array round trip
+            x, y, aspect, height = (float(value) for value in np.asarray(measurements).reshape(4))
+            mean, covariance = self.kalman_mean[rows], self.kalman_covariance[rows]
+            mean[:] = (x, y, aspect, height, 0.0, 0.0, 0.0, 0.0)
+            covariance[:] = 0.0
+            covariance.flat[::9] = initial_variances_of_height(height, self.std_weight_position,
+                                                               self.std_weight_velocity)
+            return
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         self.kalman_mean[rows], self.kalman_covariance[rows] = kalman_batch.initiate(
             np.asarray(measurements, dtype=np.float64).reshape(len(rows), 4), self.std_weight_position,
