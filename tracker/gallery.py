@@ -270,9 +270,19 @@ class LongTermGallery:
         (the tracker's case: one observation per confirmed track and frame); the rest go through
         :meth:`add` in order.
         """
+        row_of = self._row_of
+        rows = [row_of.get(track_id) for track_id in track_ids]
+        dim = self.feature_dim
+        if (None not in rows and dim is not None and len(set(rows)) == len(rows)
+                and all(type(feature) is np.ndarray and feature.size == dim for feature in features)):
+            # the tracker's case: one observation with a feature per known identity, all in one step
+            self._add_features(np.array(rows, dtype=np.int64),
+                               np.array(features, dtype=np.float32).reshape(len(rows), dim))
+            self._add_positions(rows, world_positions)
+            self._add_frames(rows, frame_indices)
+            return
         rows, batch_rows, batch_features, single = [], [], [], []
         seen = set()
-        row_of = self._row_of
         for i, (track_id, label) in enumerate(zip(track_ids, labels)):
             row = row_of.get(track_id) if type(track_id) is int else None
             if row is None:
@@ -287,19 +297,8 @@ class LongTermGallery:
             elif feature is not None:
                 single.append(i)
         if batch_rows:
-            batch = np.asarray(batch_rows, dtype=np.int64)
-            values = np.asarray(batch_features, dtype=np.float32).reshape(len(batch), -1)
-            slots = self._bank_next[batch]
-            self._bank[batch, slots] = values
-            self._bank_next[batch] = (slots + 1) % self.bank_size
-            self._bank_count[batch] = np.minimum(self._bank_count[batch] + 1, self.bank_size)
-            self._mean_sum[batch] += values
-            self._mean_count[batch] += 1
-            sums = self._mean_sum[batch]
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            positive = norms[:, 0] > 0
-            self._means[batch[positive]] = sums[positive] / norms[positive]
-            self._faiss_dirty = True
+            self._add_features(np.asarray(batch_rows, dtype=np.int64),
+                               np.asarray(batch_features, dtype=np.float32).reshape(len(batch_rows), -1))
         for i in single:
             self._add_feature(rows[i], np.asarray(features[i], dtype=np.float32).reshape(-1))
         if len(set(rows)) == len(rows):
@@ -311,6 +310,20 @@ class LongTermGallery:
                 self._add_position(row, np.asarray(position, dtype=np.float64).reshape(3))
             if frame_index is not None:
                 self._add_frame(row, int(frame_index))
+
+    def _add_features(self, batch, values):
+        """:meth:`_add_feature` for distinct rows at once: ``batch`` (N,) int64, ``values`` NxD float32."""
+        slots = self._bank_next[batch]
+        self._bank[batch, slots] = values
+        self._bank_next[batch] = (slots + 1) % self.bank_size
+        self._bank_count[batch] = np.minimum(self._bank_count[batch] + 1, self.bank_size)
+        self._mean_sum[batch] += values
+        self._mean_count[batch] += 1
+        sums = self._mean_sum[batch]
+        norms = np.sqrt(np.square(sums).sum(axis=1, keepdims=True))        # np.linalg.norm's sums
+        positive = norms[:, 0] > 0
+        self._means[batch[positive]] = sums[positive] / norms[positive]
+        self._faiss_dirty = True
 
     def _add_positions(self, rows, world_positions):
         """:meth:`_add_position` for distinct rows at once (``None`` positions skipped)."""

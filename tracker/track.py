@@ -136,6 +136,11 @@ class Track:
         return self._store.median(self._row)
 
     @property
+    def has_world_position(self):
+        """Whether a world position is known (cheaper than testing :attr:`world_position`)."""
+        return bool(self._store.position_count[self._row])
+
+    @property
     def world_positions(self):
         """The recent world positions, Kx3 metres, oldest first (at most ``world_history``)."""
         return self._store.positions(self._row)

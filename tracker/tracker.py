@@ -20,7 +20,7 @@ from . import iou_matching, linear_assignment, nn_matching
 from .detection import invalid_reason, normalized, normalized_rows, sanitize, valid_detections
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
-from .track import Track, predict_tracks, update_tracks, world_distances
+from .track import Track, TrackState, predict_tracks, update_tracks, world_distances
 from .track_store import TrackStore
 from .world import world_position
 
@@ -250,17 +250,17 @@ class Tracker:
         self._start_tracks(detections, unmatched_detections, frame_index)
         self._adopt_gallery_ids_on_confirmation()
         self._record_in_gallery()
-        live = []
-        for track in self.tracks:
-            if track.is_lost() or track.is_deleted():
-                if track.is_lost():
+        gone = (TrackState.Lost, TrackState.Deleted)
+        leaving = [track for track in self.tracks if track.state in gone]
+        if leaving:
+            for track in leaving:
+                if track.state == TrackState.Lost:
                     log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
                 if track._store is self._store:
                     track.detach()          # it keeps its data; its row goes to a later track
-            else:
-                live.append(track)
-        self.tracks = live
-        return [t for t in self.tracks if t.is_confirmed() and t.time_since_update == 0]
+            self.tracks = [track for track in self.tracks if track.state not in gone]
+        confirmed = TrackState.Confirmed
+        return [t for t in self.tracks if t.state == confirmed and t.time_since_update == 0]
 
     @property
     def confirmed_tracks(self):
@@ -397,9 +397,9 @@ class Tracker:
 
     def _match(self, detections):
         config = self.config
-        confirmed, unconfirmed = [], []
-        for i, t in enumerate(self.tracks):
-            (confirmed if t.is_confirmed() else unconfirmed).append(i)
+        confirmed_state = TrackState.Confirmed
+        confirmed = [i for i, t in enumerate(self.tracks) if t.state == confirmed_state]
+        unconfirmed = [i for i, t in enumerate(self.tracks) if t.state != confirmed_state]
 
         def gated_metric(tracks, dets, track_indices, detection_indices):
             return self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
@@ -422,8 +422,9 @@ class Tracker:
         # a tentative track is taken only where both world positions are known: a small object that
         # moves farther than its own width between frames (a fast pan) never overlaps its predicted box
         # and would never be confirmed by IoU, but it stays where it is in the world
-        candidates = [k for k in track_indices if self.tracks[k].is_confirmed()
-                      or (config.tentative_world_matching and self.tracks[k].world_position is not None)]
+        tracks = self.tracks
+        candidates = [k for k in track_indices if tracks[k].state == TrackState.Confirmed
+                      or (config.tentative_world_matching and tracks[k].has_world_position)]
         chosen = set(candidates)
         others = [k for k in track_indices if k not in chosen]
 
@@ -516,18 +517,20 @@ class Tracker:
 
     def _record_in_gallery(self):
         """Copy the new observations of confirmed tracks into the gallery (one batched write)."""
-        ids, labels, features, positions, frames = [], [], [], [], []
-        for track in self.tracks:
-            pending = track.pending_observations
-            if not pending or not track.is_confirmed():
-                continue
-            track_id, label = track.track_id, track.label
-            for frame_index, feature, position in pending:
-                ids.append(track_id)
-                labels.append(label)
-                features.append(feature)
-                positions.append(position)
-                frames.append(frame_index)
-            pending.clear()
-        if ids:
-            self.gallery.add_many(ids, labels, features, positions, frames)
+        recording = [t for t in self.tracks if t.pending_observations and t.state == TrackState.Confirmed]
+        if not recording:
+            return
+        if all(len(t.pending_observations) == 1 for t in recording):      # every frame after confirmation
+            observations = [t.pending_observations[0] for t in recording]
+            ids = [t.track_id for t in recording]
+            labels = [t.label for t in recording]
+        else:
+            observations, ids, labels = [], [], []
+            for track in recording:
+                observations += track.pending_observations
+                ids += [track.track_id] * len(track.pending_observations)
+                labels += [track.label] * len(track.pending_observations)
+        for track in recording:
+            track.pending_observations = []
+        self.gallery.add_many(ids, labels, [o[1] for o in observations], [o[2] for o in observations],
+                              [o[0] for o in observations])
