@@ -372,6 +372,23 @@ def world_distances(tracks, detections):
     """
     positions = np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position for d in detections],
                          dtype=np.float64).reshape(-1, 3)
+    return world_distances_to(tracks, positions)
+
+
+def world_distances_to(tracks, positions):
+    """Distance between each track's world position and each of some points, metres.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    positions : ndarray, Nx3
+        Metres; NaN rows for unknown points.
+
+    Returns
+    -------
+    ndarray, TxN
+        NaN where either position is unknown (as :func:`world_distances`).
+    """
     squared = np.zeros((len(tracks), len(positions)))
     for track_coordinate, coordinate in zip(world_positions_of(tracks).T, positions.T):
         difference = coordinate[None, :] - track_coordinate[:, None]

@@ -20,7 +20,7 @@ from . import iou_matching, linear_assignment, nn_matching
 from .detection import invalid_reason, normalized, normalized_rows, sanitize, valid_detections
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
-from .track import Track, TrackState, predict_tracks, update_tracks, world_distances
+from .track import Track, TrackState, predict_tracks, update_tracks, world_distances_to
 from .track_store import TrackStore
 from .world import world_position
 
@@ -171,6 +171,33 @@ def _common_feature_length(detections):
     return int(values[np.argmax(counts)])
 
 
+class _FrameArrays:
+    """Arrays of a list of detections that the costs of one frame read again and again.
+
+    Attributes
+    ----------
+    detections : list of Detection
+        The list they were computed from (the cache is valid for this very list only).
+    labels : ndarray, (N,) int
+    positions : ndarray, Nx3 float64
+        World positions, metres; NaN rows where unknown.
+    world_gates : ndarray, (N,) float64
+        Each detection's world gate, metres (:meth:`Tracker._world_gates`).
+    """
+
+    __slots__ = ("detections", "labels", "positions", "world_gates")
+
+    def __init__(self, tracker, detections):
+        self.detections = detections
+        self.labels = np.array([d.label for d in detections]).reshape(len(detections))
+        self.positions = np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position
+                                   for d in detections], dtype=np.float64).reshape(-1, 3)
+        self.world_gates = tracker._world_gates(detections)
+
+
+_UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
+
+
 class Tracker:
     """Multi-object tracker for static objects seen by a moving camera.
 
@@ -207,6 +234,7 @@ class Tracker:
         self._next_id = self.gallery.max_id + 1
         self.reactivations = 0
         self.feature_dim = self.gallery.feature_dim
+        self._frame_arrays = None
 
     # ------------------------------------------------------------------ public
     def update(self, detections, frame=None):
@@ -237,6 +265,7 @@ class Tracker:
         self.frame_index = frame_index
         self._frames_seen += 1
         detections = self._prepare(list(detections or ()), frame)
+        self._frame_arrays = _FrameArrays(self, detections)
 
         predict_tracks(self.tracks)
         matches, unmatched_tracks, unmatched_detections = self._match(detections)
@@ -259,6 +288,7 @@ class Tracker:
                 if track._store is self._store:
                     track.detach()          # it keeps its data; its row goes to a later track
             self.tracks = [track for track in self.tracks if track.state not in gone]
+        self._frame_arrays = None
         confirmed = TrackState.Confirmed
         return [t for t in self.tracks if t.state == confirmed and t.time_since_update == 0]
 
@@ -364,11 +394,14 @@ class Tracker:
         """
         config = self.config
         level_tracks = [tracks[k] for k in track_indices]
-        level_detections = [detections[i] for i in detection_indices]
-        forbidden = np.array([t.label for t in level_tracks])[:, None] != np.array([d.label for d in level_detections])
-        world = world_distances(level_tracks, level_detections)                  # metres, NaN if unknown
+        frame = self._frame_arrays if self._frame_arrays is not None and \
+            self._frame_arrays.detections is detections else _FrameArrays(self, detections)
+        forbidden = np.array([t.label for t in level_tracks])[:, None] != frame.labels[detection_indices][None, :]
+        if forbidden.all():                      # no class in common: nothing else to compute
+            return np.full(forbidden.shape, INFTY_COST)
+        world = world_distances_to(level_tracks, frame.positions[detection_indices])   # metres, NaN if unknown
         world_known = np.isfinite(world)
-        forbidden |= world_known & (world > self._world_gates(level_detections)[None, :])
+        forbidden |= world_known & (world > frame.world_gates[detection_indices][None, :])
         if forbidden.all():
             return np.full(forbidden.shape, INFTY_COST)
         motion_gated = np.zeros(forbidden.shape, dtype=bool)
