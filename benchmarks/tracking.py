@@ -42,6 +42,7 @@ from tracker.detectors import DETECTORS, create_detector
 from tracker.detectors.file import DetectionFileError
 from tracker.tracker import TrackerConfig, embed_detections
 
+from .photometric import PhotometricChange
 from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
                                rows_from_boxes, trackeval_metrics)
 from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
@@ -82,13 +83,16 @@ def shared_detections(detector, frame, config):
 
 
 def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=None, progress=True,
-              boxes="detection", config_overrides=None):
+              boxes="detection", config_overrides=None, frame_transform=None):
     """Run every row over one scene on shared detections.
 
     Returns a dict with ``gt`` (N x 6 rows), ``tracks`` (row -> N x 6 rows), ``frames`` (MOT frame
     numbers scored), ``tracked`` (frames processed), ``seconds`` (row -> embedding + tracking seconds),
     ``detect_seconds``, ``embed_seconds``. A frame whose masks are missing is tracked but not scored.
     ``config_overrides``: :class:`tracker.TrackerConfig` values for our rows (see ``--set``).
+    ``frame_transform(scene name, frame index, rgb) -> rgb`` (e.g. a
+    :class:`benchmarks.photometric.PhotometricChange`) changes each colour frame before any tracker
+    or detector sees it.
     """
     config = TrackerConfig(**(config_overrides or {}))
     runners = {row: make_runner(row, embedder, boxes=boxes, config_overrides=config_overrides)
@@ -107,6 +111,8 @@ def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=Non
         except SceneError as error:
             log.warning("%s", error)
             continue
+        if frame_transform is not None:
+            frame.rgb = frame_transform(scene.name, index, frame.rgb)
         number = index + 1
         if frame.instance is None or frame.label is None:  # tracked, but not scored (no ground truth)
             log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
@@ -305,6 +311,11 @@ def build_parser():
     parser.add_argument("--boxes", choices=("track", "detection"), default="detection",
                         help="boxes scored: the detection each track took in the frame (default, as "
                              "tracker.run writes them; deepSORT's orig=True) or each tracker's Kalman estimate")
+    parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
+                        help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "
+                             "stops) before the trackers see it, seeded per frame (benchmarks/photometric.py; "
+                             "default 0: none)")
+    parser.add_argument("--photometric-seed", type=int, default=0, help="seed of --photometric (default 0)")
     add_common_arguments(parser)
     return parser
 
@@ -320,7 +331,8 @@ def isolated_fps(results, scene, detector, rows, embedder, args):
     frames = min(args.fps_frames, args.max_frames) if args.max_frames else args.fps_frames
     for row in rows:
         run = run_scene(scene, detector, [row], embedder=embedder, frame_step=args.frame_step,
-                        max_frames=frames, progress=False, boxes=args.boxes, config_overrides=args.overrides)
+                        max_frames=frames, progress=False, boxes=args.boxes, config_overrides=args.overrides,
+                        frame_transform=args.frame_transform)
         seconds = run["seconds"][row]
         for entry in results:
             if entry["tracker"] == row and entry["scene"] == scene.name:
@@ -343,6 +355,11 @@ def main(argv=None):
         args.overrides = parse_config_overrides(args.config_overrides)
     except (ValueError, TypeError) as error:
         parser.error(str(error))
+    try:
+        args.frame_transform = (PhotometricChange(args.photometric, seed=args.photometric_seed)
+                                if args.photometric else None)
+    except ValueError as error:
+        parser.error(f"--photometric: {error}")
     rows, notes = available_rows(rows, explicit=args.trackers != ",".join(ROWS))
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
@@ -359,7 +376,7 @@ def main(argv=None):
                 detector = create_detector("file", path=args.detections.replace("{scene}", scene.name))
             runs[scene.name] = run_scene(scene, detector, rows, embedder=embedder, frame_step=args.frame_step,
                                          max_frames=args.max_frames, progress=not args.quiet, boxes=args.boxes,
-                                         config_overrides=args.overrides)
+                                         config_overrides=args.overrides, frame_transform=args.frame_transform)
         results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
         if args.fps_frames and len(rows) > 1:
             for scene in scenes:
@@ -376,10 +393,13 @@ def main(argv=None):
     limit = f", at most {args.max_frames} frames" if args.max_frames else ""
     settings = (f"Detector `{args.detector}`, scenes {', '.join(runs)}, frame step {args.frame_step}{limit}, "
                 f"re-ID `{args.reid}`, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
-                f"window {args.revisit_window} frames{config_note(args.overrides)}.")
+                f"window {args.revisit_window} frames{config_note(args.overrides)}"
+                + (f"; frames changed before tracking: {args.frame_transform.describe()}" if args.frame_transform
+                   else "") + ".")
     for row in results:
         if row["tracker"] in USES_OUR_CONFIG:
             row["config_overrides"] = jsonable_overrides(args.overrides)
+        row["photometric"] = args.frame_transform.describe() if args.frame_transform else None
     markdown = markdown_table(results, settings, notes)
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", markdown)

@@ -224,3 +224,45 @@ def test_deepsort_runner_survives_a_sub_pixel_box():
     detections = [Detection([12.3, 5.0, 0.9999, 10.0], 1.0, 5), Detection([100.0, 100.0, 30.0, 40.0], 1.0, 5)]
     for _ in range(4):
         runner.update(frame, detections, None)      # deep-sort-realtime alone raised a cv2.error here
+
+
+def test_frame_transform_changes_the_frames_every_tracker_sees(bench_data, monkeypatch):
+    from benchmarks import tracking
+    from reid.data.scannet import ScanNetScene
+    from tracker.detectors import create_detector
+    root, _ = bench_data
+    scene = ScanNetScene.open("scene0000_00", root)
+    transformed, seen = [], []
+
+    def transform(scene_name, index, rgb):
+        transformed.append((scene_name, index))
+        return np.zeros_like(rgb)
+
+    class Recorder:
+        def update(self, frame, detections, features):
+            seen.append((frame.index, int(frame.rgb.max()), len(detections)))
+            return []
+
+    monkeypatch.setattr(tracking, "make_runner", lambda *args, **kwargs: Recorder())
+    tracking.run_scene(scene, create_detector("gt"), ["ours"], max_frames=5, progress=False, frame_transform=transform)
+    assert transformed == [("scene0000_00", i) for i in scene.frame_ids[:5]]
+    assert [s[0] for s in seen] == list(scene.frame_ids[:5])
+    assert all(brightest == 0 for _, brightest, _ in seen)           # the runner got the changed frame
+    assert sum(count for _, _, count in seen) > 0                    # detections still come from the masks
+
+
+def test_cli_photometric_is_recorded_and_checked(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    root, checkpoint = bench_data
+    out = tmp_path / "out"
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--out", str(out),
+                        "--reid", str(checkpoint), "--trackers", "ours", "--max-frames", "10", "--quiet",
+                        "--photometric", "0.5", "--photometric-seed", "3")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert "N(0, 0.5) stops" in rows[0]["photometric"] and "seed 3" in rows[0]["photometric"]
+    assert "frames changed before tracking" in (out / "results.md").read_text()
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--out",
+                        str(tmp_path / "bad"), "--reid", str(checkpoint), "--trackers", "ours", "--quiet",
+                        "--photometric", "-1")
+    assert result.returncode == 2 and "--photometric" in result.stderr and "Traceback" not in result.stderr
