@@ -266,3 +266,21 @@ def test_a_faiss_gallery_can_be_copied_and_pickled(rng):
         assert twin._faiss is not None and twin.match(looks[3], CHAIR)[0] == 4
         twin.add(9, CHAIR, looks[0])
         assert 9 not in gallery
+
+
+def test_unplaced_gate_asks_more_of_appearance_when_no_world_distance_vouches():
+    from tracker.gallery import LongTermGallery
+    gallery = LongTermGallery(bank_size=4)
+    stored = np.zeros(8, dtype=np.float32)
+    stored[0] = 1.0
+    gallery.add(7, 5, stored, np.array([1.0, 2.0, 3.0]), 0)
+    query = np.zeros(8, dtype=np.float32)
+    query[:2] = [0.75, np.sqrt(1 - 0.75 ** 2)]                  # cosine distance 0.25 to the stored feature
+    # no position: the tighter gate applies
+    assert gallery.match(query, 5, None, max_distance=0.3) is not None
+    assert gallery.match(query, 5, None, max_distance=0.3, unplaced_max_distance=0.2) is None
+    # a known position within the world gate vouches for the pair: the stage's own gate applies
+    found = gallery.match(query, 5, np.array([1.1, 2.0, 3.0]), max_distance=0.3, unplaced_max_distance=0.2)
+    assert found is not None and found[0] == 7
+    # an unplaced gate looser than the stage's gate changes nothing
+    assert gallery.match(query, 5, None, max_distance=0.2, unplaced_max_distance=0.5) is None

@@ -301,7 +301,7 @@ def reference_appearance_world_cost(tracker, tracks, detections, track_indices, 
             motion_gated &= ~world_known
         cost[motion_gated] = INFTY_COST
     cost += config.world_weight * np.where(world_known, world, 0.0)
-    forbidden = appearance > max_distance
+    forbidden = appearance > np.where(world_known, max_distance, min(max_distance, config.unplaced_max_distance))
     forbidden |= world_known & (world > tracker._world_gates([detections[i] for i in detection_indices])[None, :])
     forbidden |= labels[None, :] != np.array([tracks[k].label for k in track_indices])[:, None]
     cost[forbidden] = INFTY_COST

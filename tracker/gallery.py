@@ -520,7 +520,7 @@ class LongTermGallery:
         return distances
 
     def cost_matrix(self, features, labels, world_positions=None, exclude_ids=(), max_distance=None,
-                    world_gate_metres=None, world_weight=None):
+                    world_gate_metres=None, world_weight=None, unplaced_max_distance=None):
         """Matching cost of queries against the stored identities.
 
         ``cost = appearance distance + world_weight * world distance (metres)``. A pair is forbidden
@@ -538,6 +538,9 @@ class LongTermGallery:
             Identities that may not match (the live tracks).
         max_distance, world_weight : float, optional
             Override the gallery's defaults.
+        unplaced_max_distance : float, optional
+            A tighter appearance gate for pairs whose world distance is unknown (default: none, the
+            same gate for every pair).
         world_gate_metres : float or sequence of float (one per query), optional
             Overrides the gallery's default world gate.
 
@@ -598,7 +601,11 @@ class LongTermGallery:
         world_known = np.isfinite(world)
         appearance_known = np.isfinite(appearance)
         allowed = (labels[:, None] == self._labels[rows][None, :])
-        allowed &= np.where(appearance_known, appearance <= max_distance, world_known)
+        if unplaced_max_distance is not None and unplaced_max_distance < max_distance:
+            close_enough = appearance <= np.where(world_known, max_distance, unplaced_max_distance)
+        else:
+            close_enough = appearance <= max_distance
+        allowed &= np.where(appearance_known, close_enough, world_known)
         allowed &= ~world_known | (world <= world_gate_metres)
         total = np.where(appearance_known, appearance, max_distance)
         total = total + world_weight * np.where(world_known, world, 0.0)
@@ -632,7 +639,7 @@ class LongTermGallery:
         exclude_ids : iterable of int
             Identities that may not be returned (e.g. the live tracks).
         **gates
-            ``max_distance``, ``world_gate_metres``, ``world_weight`` overrides.
+            ``max_distance``, ``world_gate_metres``, ``world_weight``, ``unplaced_max_distance`` overrides.
 
         Returns
         -------
