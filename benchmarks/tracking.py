@@ -19,6 +19,10 @@ Frames/s = frames / (embedding + tracking seconds); reading frames and detecting
 Each row's frames/s comes from a pass of that row alone over the first ``--fps-frames`` frames of each
 scene (default 100): in the shared pass the trackers alternate in one process and slow each other.
 
+``--photometric LEVEL`` changes every colour frame (exposure and white balance, seeded per frame:
+:mod:`benchmarks.photometric`) before any detector or tracker sees it, as auto-exposure does in real
+captures.
+
 Writes ``OUT/results.json`` (one row per tracker and scene), ``OUT/results.md`` (the same table with
 a mean row per tracker), the tracks ``OUT/tracks/<tracker>/<scene>.txt`` and the ground truth
 ``OUT/gt/<scene>.txt`` (MOTChallenge text).
