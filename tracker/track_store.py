@@ -3,8 +3,9 @@ row per track.
 
 A tracker's per-frame bookkeeping (one Kalman prediction and correction, one new feature and one new
 world position per matched track) is then a few array operations for all tracks, and the appearance
-search and the motion gate read every track in place, without stacking them frame after frame. A :class:`~tracker.track.Track` owns one row;
-:class:`~tracker.feature_bank.FeatureBank` is the view of a row's features. A track that leaves the
+search and the motion gate read every track in place, without stacking them frame after frame. A
+:class:`~tracker.track.Track` owns one row; :class:`~tracker.feature_bank.FeatureBank` is the view of
+a row's features. A track that leaves the
 tracker copies its row out (:meth:`TrackStore.detach`), so that it keeps its data when the row is
 given to another track.
 """
@@ -22,9 +23,10 @@ class TrackStore:
     """The Kalman states, recent appearance features and world positions of many tracks, one row each.
 
     Per row: the box filter's state (mean and covariance, :mod:`tracker.kalman_batch`'s equations,
-    those of the filterpy-based :class:`~tracker.kalman_filter.KalmanFilter`), a ring of the ``feature_budget`` most recent features with their float64 sum, and a ring
-    of the ``world_history`` most recent world positions whose per-coordinate median is recomputed
-    when read after a change (one ``np.median`` per distinct fill count; the median of
+    those of the filterpy-based :class:`~tracker.kalman_filter.KalmanFilter`), a ring of the
+    ``feature_budget`` most recent features with their float64 sum, and a ring of the
+    ``world_history`` most recent world positions whose per-coordinate median is recomputed when
+    read after a change (one ``np.median`` per distinct fill count; the median of
     :class:`~tracker.median_window.MedianWindow`, NaN for a coordinate with a NaN value).
 
     The feature ring of a row is filled with its first feature when that comes: entries not yet
