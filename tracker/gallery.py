@@ -495,23 +495,18 @@ class LongTermGallery:
             bank = self._bank[rows]
         n_rows = len(rows)
         counts = self._bank_count[rows]
-        partly_filled = (counts < self.bank_size).any()
+        # Q x R x K with each bank's K products contiguous, so that the max over a bank reads them in a row
         if bank.size * len(queries) < SMALL_PRODUCT:
-            # one small product per identity (R x Q x K): no BLAS threads, and the max over each bank
-            # is a reduction over contiguous memory
-            similarity = np.matmul(queries, bank.transpose(0, 2, 1))
-            if partly_filled:
-                filled = np.arange(self.bank_size)[None, :] < counts[:, None]
-                similarity = np.where(filled[:, None, :], similarity, -np.inf)
-            similarity = similarity.max(axis=2).T                                         # Q x R
+            # one small product per identity (no BLAS threads), R x Q x K seen as Q x R x K
+            similarity = np.matmul(queries, bank.transpose(0, 2, 1)).transpose(1, 0, 2)
         else:
             # one large query-major product (Q x R*K, the same sums as R*K x Q)
             similarity = _inner_products_by_query(bank.reshape(n_rows * self.bank_size, -1), queries).reshape(
                 len(queries), n_rows, self.bank_size)
-            if partly_filled:
-                filled = np.arange(self.bank_size)[None, :] < counts[:, None]
-                similarity = np.where(filled[None, :, :], similarity, -np.inf)
-            similarity = similarity.max(axis=2)                                           # Q x R
+        if (counts < self.bank_size).any():
+            filled = np.arange(self.bank_size)[None, :] < counts[:, None]
+            similarity = np.where(filled[None, :, :], similarity, -np.inf)
+        similarity = similarity.max(axis=2)                                               # Q x R
         similarity = np.maximum(similarity, _inner_products_by_query(self._means[rows], queries))
         has_feature = self._mean_count[rows] > 0
         if has_feature.all():
@@ -552,11 +547,10 @@ class LongTermGallery:
         """
         max_distance = self.max_distance if max_distance is None else max_distance
         world_gate_metres = self.world_gate_metres if world_gate_metres is None else world_gate_metres
-        if isinstance(world_gate_metres, np.ndarray) and world_gate_metres.shape == (len(labels),):
-            world_gate_metres = world_gate_metres.astype(np.float64, copy=False)[:, None]
-        else:
-            world_gate_metres = np.broadcast_to(np.asarray(world_gate_metres, dtype=np.float64),
-                                                (len(labels),))[:, None]
+        world_gate_metres = np.asarray(world_gate_metres, dtype=np.float64)
+        if world_gate_metres.shape != (len(labels),):
+            world_gate_metres = np.broadcast_to(world_gate_metres, (len(labels),))
+        world_gate_metres = world_gate_metres[:, None]
         world_weight = self.world_weight if world_weight is None else world_weight
         n_queries = len(labels)
         labels = np.asarray(labels, dtype=np.int64).reshape(n_queries)
@@ -601,8 +595,8 @@ class LongTermGallery:
         world_known = np.isfinite(world)
         appearance_known = np.isfinite(appearance)
         allowed = (labels[:, None] == self._labels[rows][None, :])
-        if unplaced_max_distance is not None and unplaced_max_distance < max_distance:
-            close_enough = appearance <= np.where(world_known, max_distance, unplaced_max_distance)
+        if unplaced_max_distance is not None:
+            close_enough = appearance <= np.where(world_known, max_distance, min(max_distance, unplaced_max_distance))
         else:
             close_enough = appearance <= max_distance
         allowed &= np.where(appearance_known, close_enough, world_known)

@@ -38,16 +38,6 @@ def initial_variances(measurement, std_weight_position=STD_WEIGHT_POSITION, std_
     return np.square(std)
 
 
-def initial_variances_of_height(height, std_weight_position=STD_WEIGHT_POSITION,
-                                std_weight_velocity=STD_WEIGHT_VELOCITY):
-    """:func:`initial_variances` of one box of height ``height`` (pixels), as a tuple of 8 floats (the
-    same products, without numpy: a new track starts with it)."""
-    position = 2 * std_weight_position * height
-    velocity = 10 * std_weight_velocity * height
-    return (position * position, position * position, 1e-2 * 1e-2, position * position,
-            velocity * velocity, velocity * velocity, 1e-5 * 1e-5, velocity * velocity)
-
-
 class KalmanFilter:
     """One box's Kalman filter: a thin wrapper of ``filterpy.kalman.KalmanFilter``.
 

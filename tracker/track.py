@@ -370,9 +370,13 @@ def world_distances(tracks, detections):
     ndarray, TxN
         NaN where either position is unknown.
     """
-    positions = np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position for d in detections],
-                         dtype=np.float64).reshape(-1, 3)
-    return world_distances_to(tracks, positions)
+    return world_distances_to(tracks, world_points(detections))
+
+
+def world_points(detections):
+    """The detections' world positions, Nx3 metres; NaN rows where unknown."""
+    return np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position for d in detections],
+                    dtype=np.float64).reshape(-1, 3)
 
 
 def world_distances_to(tracks, positions):

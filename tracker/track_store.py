@@ -5,14 +5,13 @@ A tracker's per-frame bookkeeping (one Kalman prediction and correction, one new
 world position per matched track) is then a few array operations for all tracks, and the appearance
 search and the motion gate read every track in place, without stacking them frame after frame. A
 :class:`~tracker.track.Track` owns one row; :class:`~tracker.feature_bank.FeatureBank` is the view of
-a row's features. A track that leaves the
-tracker copies its row out (:meth:`TrackStore.detach`), so that it keeps its data when the row is
-given to another track.
+a row's features. A track that leaves the tracker copies its row out (:meth:`TrackStore.detach`), so
+that it keeps its data when the row is given to another track.
 """
 import numpy as np
 
 from . import kalman_batch
-from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY, initial_variances_of_height
+from .kalman_filter import STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY, initial_variances
 
 _NAMES = ("feature_count", "_feature_next", "_position_ring", "position_count", "_position_next", "_medians",
           "_median_stale", "kalman_mean", "kalman_covariance")
@@ -153,13 +152,12 @@ class TrackStore:
         measurements : ndarray, (4,) or Nx4
             Boxes in ``xyah``.
         """
-        if isinstance(rows, (int, np.integer)):          # one new track: no array round trip
-            x, y, aspect, height = (float(value) for value in np.asarray(measurements).reshape(4))
+        if isinstance(rows, (int, np.integer)):          # one new track: written in place, no stacking
+            measurement = np.asarray(measurements, dtype=np.float64).reshape(4)
             mean, covariance = self.kalman_mean[rows], self.kalman_covariance[rows]
-            mean[:] = (x, y, aspect, height, 0.0, 0.0, 0.0, 0.0)
+            mean[:4], mean[4:] = measurement, 0.0
             covariance[:] = 0.0
-            covariance.flat[::9] = initial_variances_of_height(height, self.std_weight_position,
-                                                               self.std_weight_velocity)
+            covariance.flat[::9] = initial_variances(measurement, self.std_weight_position, self.std_weight_velocity)
             return
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         self.kalman_mean[rows], self.kalman_covariance[rows] = kalman_batch.initiate(

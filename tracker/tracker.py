@@ -20,7 +20,7 @@ from . import iou_matching, linear_assignment, nn_matching
 from .detection import invalid_reason, normalized, normalized_rows, sanitize, valid_detections
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
-from .track import Track, TrackState, predict_tracks, update_tracks, world_distances_to
+from .track import Track, TrackState, predict_tracks, update_tracks, world_distances_to, world_points
 from .track_store import TrackStore
 from .world import world_position
 
@@ -197,12 +197,8 @@ class _FrameArrays:
     def __init__(self, tracker, detections):
         self.detections = detections
         self.labels = np.array([d.label for d in detections]).reshape(len(detections))
-        self.positions = np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position
-                                   for d in detections], dtype=np.float64).reshape(-1, 3)
+        self.positions = world_points(detections)
         self.world_gates = tracker._world_gates(detections)
-
-
-_UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
 
 class Tracker:
@@ -426,9 +422,7 @@ class Tracker:
         cost = appearance.copy()
         cost[motion_gated] = INFTY_COST
         cost += config.world_weight * np.where(world_known, world, 0.0)
-        unplaced_gate = min(max_distance, config.unplaced_max_distance)
-        forbidden |= appearance > (np.where(world_known, max_distance, unplaced_gate)
-                                   if unplaced_gate < max_distance else max_distance)
+        forbidden |= appearance > np.where(world_known, max_distance, min(max_distance, config.unplaced_max_distance))
         cost[forbidden] = INFTY_COST
         return cost
 
@@ -563,17 +557,12 @@ class Tracker:
         recording = [t for t in self.tracks if t.pending_observations and t.state == TrackState.Confirmed]
         if not recording:
             return
-        if all(len(t.pending_observations) == 1 for t in recording):      # every frame after confirmation
-            observations = [t.pending_observations[0] for t in recording]
-            ids = [t.track_id for t in recording]
-            labels = [t.label for t in recording]
-        else:
-            observations, ids, labels = [], [], []
-            for track in recording:
-                observations += track.pending_observations
-                ids += [track.track_id] * len(track.pending_observations)
-                labels += [track.label] * len(track.pending_observations)
+        observations, ids, labels = [], [], []
         for track in recording:
+            pending = track.pending_observations
+            observations += pending
+            ids += [track.track_id] * len(pending)
+            labels += [track.label] * len(pending)
             track.pending_observations = []
         self.gallery.add_many(ids, labels, [o[1] for o in observations], [o[2] for o in observations],
                               [o[0] for o in observations])
