@@ -364,7 +364,7 @@ def test_tracker_ids_match_the_per_track_reference_on_benchmark_frames(n_live, m
         for track in tracks:
             track.predict()
 
-    def update_each(tracks, detections, frame_index):
+    def update_each(tracks, detections, frame_index, **stacked):      # the stacked arrays not used
         for track, detection in zip(tracks, detections):
             track.update(detection, frame_index)
 

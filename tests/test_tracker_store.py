@@ -208,17 +208,26 @@ def reference_prepare(tracker, detections, frame):
 
 
 @pytest.mark.parametrize("with_image", [False, True])
-def test_prepare_keeps_and_completes_detections_as_the_per_detection_code(with_image, caplog):
+@pytest.mark.parametrize("kinds", ["all", "with features"])
+def test_prepare_keeps_and_completes_detections_as_the_per_detection_code(with_image, kinds, caplog):
     rng = np.random.default_rng(6)
     detections = odd_detections(rng)
     detections[1].label = 1                               # a wall: ignored
     detections[3].score = -1.0
+    if kinds == "with features":         # every kept one has a feature: the stacked path
+        detections = [detections[k] for k in (0, 1, 3, 4, 8, 13, 14)]
     frame = SimpleNamespace(index=3, rgb=np.zeros((480, 640, 3), dtype=np.uint8)) if with_image else None
     tracker = Tracker(TrackerConfig(min_score=0.0))
     tracker.feature_dim = 8
     tracker.frame_index = 3
     results = []
-    for prepare in (lambda d: tracker._prepare(d, frame), lambda d: reference_prepare(tracker, d, frame)):
+    arrays = []
+
+    def prepare_fast(d):
+        arrays.append(tracker._prepare(d, frame))
+        return arrays[-1].detections
+
+    for prepare in (prepare_fast, lambda d: reference_prepare(tracker, d, frame)):
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="tracker"):
             kept = prepare(copy.deepcopy(detections))
@@ -234,6 +243,13 @@ def test_prepare_keeps_and_completes_detections_as_the_per_detection_code(with_i
         assert (a.mask is None) == (b.mask is None)
         assert a.mask is None or a.mask.dtype == b.mask.dtype
         assert a.truncated == b.truncated
+    # the frame's stacked arrays are those of the kept detections
+    stacked = arrays[0]
+    np.testing.assert_array_equal(stacked.boxes, np.array([d.tlwh for d in fast]).reshape(-1, 4))
+    np.testing.assert_array_equal(stacked.positions, np.array(
+        [[np.nan] * 3 if d.world_position is None else d.world_position for d in fast]).reshape(-1, 3))
+    if stacked.features is not None:
+        np.testing.assert_array_equal(stacked.features, np.array([d.feature for d in fast]))
 
 
 # ---------------------------------------------------------------------------- gallery writes

@@ -1,7 +1,7 @@
 """One object detection in one frame, and the checks that keep a bad one out of the tracker."""
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 
@@ -106,6 +106,27 @@ def invalid_reason(detection, image_size=None, feature_dim=None):
     return None
 
 
+class CheckedDetections(NamedTuple):
+    """What :func:`check_detections` found, with the arrays it stacked on the way.
+
+    Attributes
+    ----------
+    valid : ndarray, (N,) bool
+        True where :func:`invalid_reason` returns None; False where it may not.
+    boxes : ndarray, Nx4 float64, or None
+        Every box (``tlwh``, pixels), when all are (4,) arrays.
+    features : ndarray, KxD float32, or None
+        The features that stacked (non-empty (D,) arrays of the expected length), as given.
+    feature_rows : list of int
+        Which detections those K features are.
+    """
+
+    valid: np.ndarray
+    boxes: Optional[np.ndarray]
+    features: Optional[np.ndarray]
+    feature_rows: List[int]
+
+
 def valid_detections(detections, image_size=None, feature_dim=None):
     """Which detections pass every check of :func:`invalid_reason`, checked for all at once.
 
@@ -122,17 +143,27 @@ def valid_detections(detections, image_size=None, feature_dim=None):
         batched check does not handle, e.g. boxes or features of different shapes, is False here and
         may still be valid).
     """
+    return check_detections(detections, image_size, feature_dim).valid
+
+
+def check_detections(detections, image_size=None, feature_dim=None):
+    """:func:`valid_detections`, returning the boxes and features it stacked as well.
+
+    Returns
+    -------
+    CheckedDetections
+    """
     count = len(detections)
     valid = np.zeros(count, dtype=bool)
     if not count:
-        return valid
+        return CheckedDetections(valid, np.zeros((0, 4)), None, [])
     boxes = [detection.tlwh for detection in detections]
     scores = [detection.score for detection in detections]
     # boxes other than a (4,) array and scores other than a float are left to invalid_reason
     checked = [k for k in range(count) if type(boxes[k]) is np.ndarray and boxes[k].shape == (4,)
                and type(scores[k]) is float]
     if not checked:
-        return valid
+        return CheckedDetections(valid, None, None, [])
     if len(checked) < count:
         boxes, scores = [boxes[k] for k in checked], [scores[k] for k in checked]
     boxes = np.array(boxes, dtype=np.float64)
@@ -144,21 +175,23 @@ def valid_detections(detections, image_size=None, feature_dim=None):
             right, bottom = boxes[:, 2] + boxes[:, 0], boxes[:, 3] + boxes[:, 1]
             fine &= ~((right <= 0) | (bottom <= 0) | (boxes[:, 0] >= width) | (boxes[:, 1] >= height))
     valid[checked] = fine
+    all_boxes = boxes if len(checked) == count else None
     features = [detection.feature for detection in detections]
     with_feature = [k for k, feature in enumerate(features) if feature is not None]
     if not with_feature:
-        return valid
+        return CheckedDetections(valid, all_boxes, None, [])
     if feature_dim is None:       # no length to check: the features only need to stack
         feature_dim = features[with_feature[0]].size if type(features[with_feature[0]]) is np.ndarray else 0
     # features other than a non-empty (D,) array of the expected length are left to invalid_reason
     stackable = [k for k in with_feature if type(features[k]) is np.ndarray and features[k].ndim == 1
                  and features[k].size == feature_dim and feature_dim > 0]
     fine = np.zeros(count, dtype=bool)
+    stacked = None
     if stackable:
         stacked = np.array([features[k] for k in stackable])
         fine[stackable] = np.isfinite(stacked).all(axis=1) & stacked.any(axis=1)
     valid[with_feature] &= fine[with_feature]
-    return valid
+    return CheckedDetections(valid, all_boxes, stacked, stackable)
 
 
 def touches_border(detection, image_size, margin=2.0):

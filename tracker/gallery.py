@@ -170,6 +170,8 @@ class LongTermGallery:
         self._positions = np.full((capacity, 3), np.nan)
         self._positions_stale = np.zeros(capacity, dtype=bool)
         self._n_observations = np.zeros(capacity, dtype=np.int64)
+        self._latest_range = np.zeros((capacity, 2), dtype=np.int64)
+        self._has_range = np.zeros(capacity, dtype=bool)
         self._ranges = []
         self._bank = None
         self._mean_sum = None
@@ -189,8 +191,8 @@ class LongTermGallery:
     def _grow(self):
         old = {name: getattr(self, name) for name in (
             "_ids", "_labels", "_bank_count", "_bank_next", "_mean_count", "_position_ring",
-            "_position_count", "_position_next", "_positions", "_positions_stale", "_n_observations", "_bank",
-            "_mean_sum", "_means")}
+            "_position_count", "_position_next", "_positions", "_positions_stale", "_n_observations",
+            "_latest_range", "_has_range", "_bank", "_mean_sum", "_means")}
         ranges = self._ranges
         self._allocate(2 * self.capacity)
         for name, array in old.items():
@@ -260,27 +262,42 @@ class LongTermGallery:
 
         Parameters
         ----------
-        track_ids, labels, frame_indices : sequences of int, length N
-        features : sequence of ((D,) ndarray or None), length N
-        world_positions : sequence of ((3,) ndarray or None), length N
+        track_ids, labels : sequences of int, length N
+        features : sequence of ((D,) ndarray or None), or ndarray NxD
+        world_positions : sequence of ((3,) ndarray or None), or ndarray Nx3 (NaN rows: unknown)
+        frame_indices : sequence of (int or None), or ndarray (N,) int
 
         Notes
         -----
-        Observations of distinct identities with a feature are written in one vectorised step
-        (the tracker's case: one observation per confirmed track and frame); the rest go through
-        :meth:`add` in order.
+        Observations of distinct known identities given as arrays (the tracker's case: one
+        observation per confirmed track and frame) are written in a few array operations; otherwise
+        observations of distinct identities with a feature are written in one vectorised step and
+        the rest go through :meth:`add` in order.
         """
         row_of = self._row_of
         rows = [row_of.get(track_id) for track_id in track_ids]
         dim = self.feature_dim
         if (None not in rows and dim is not None and len(set(rows)) == len(rows)
-                and all(type(feature) is np.ndarray and feature.size == dim for feature in features)):
+                and type(features) is np.ndarray and features.shape == (len(rows), dim)):
             # the tracker's case: one observation with a feature per known identity, all in one step
-            self._add_features(np.array(rows, dtype=np.int64),
-                               np.array(features, dtype=np.float32).reshape(len(rows), dim))
-            self._add_positions(rows, world_positions)
-            self._add_frames(rows, frame_indices)
+            rows = np.array(rows, dtype=np.int64)
+            self._add_features(rows, features.astype(np.float32, copy=False))
+            if type(world_positions) is np.ndarray and world_positions.shape == (len(rows), 3):
+                self._add_position_array(rows, world_positions.astype(np.float64, copy=False))
+            else:
+                self._add_positions(rows, world_positions)
+            if type(frame_indices) is np.ndarray and frame_indices.shape == (len(rows),) \
+                    and frame_indices.dtype.kind in "iu":
+                self._add_frame_array(rows, frame_indices.astype(np.int64, copy=False))
+            else:
+                self._add_frames(rows, frame_indices)
             return
+        if type(features) is np.ndarray:
+            features = list(features)
+        if type(world_positions) is np.ndarray:
+            world_positions = [p if np.isfinite(p).all() else None for p in world_positions.reshape(-1, 3)]
+        if type(frame_indices) is np.ndarray:
+            frame_indices = frame_indices.tolist()
         rows, batch_rows, batch_features, single = [], [], [], []
         seen = set()
         for i, (track_id, label) in enumerate(zip(track_ids, labels)):
@@ -335,32 +352,36 @@ class LongTermGallery:
             positions = np.array(positions, dtype=np.float64)
         else:
             positions = np.array([np.asarray(p, dtype=np.float64).reshape(3) for p in positions])
+        self._add_position_array(np.asarray(rows, dtype=np.int64)[placed], positions)
+
+    def _add_position_array(self, rows, positions):
+        """:meth:`_add_position` for distinct rows (R,) int64 at once, positions Rx3 float64 (rows
+        with a non-finite value skipped)."""
         finite = np.isfinite(positions).all(axis=1)
-        batch = np.asarray(rows, dtype=np.int64)[placed][finite]
-        slots = self._position_next[batch]
-        self._position_ring[batch, slots] = positions[finite]
-        self._position_next[batch] = (slots + 1) % self.position_history
-        self._position_count[batch] = np.minimum(self._position_count[batch] + 1, self.position_history)
-        self._positions_stale[batch] = True
+        if not finite.all():
+            rows, positions = rows[finite], positions[finite]
+        slots = self._position_next[rows]
+        self._position_ring[rows, slots] = positions
+        self._position_next[rows] = (slots + 1) % self.position_history
+        self._position_count[rows] = np.minimum(self._position_count[rows] + 1, self.position_history)
+        self._positions_stale[rows] = True
 
     def _add_frames(self, rows, frame_indices):
         """:meth:`_add_frame` for distinct rows at once (``None`` frames skipped)."""
-        counted = []
-        for row, frame_index in zip(rows, frame_indices):
-            if frame_index is None:
-                continue
-            counted.append(row)
-            frame_index = int(frame_index)
-            ranges = self._ranges[row]
-            if ranges:
-                last = ranges[-1]
-                if last[0] <= frame_index <= last[1] + 1:     # extends the latest range
-                    if frame_index > last[1]:
-                        last[1] = frame_index
-                    continue
-            self._add_range(row, frame_index)
+        counted = [k for k, frame_index in enumerate(frame_indices) if frame_index is not None]
         if counted:
-            self._n_observations[counted] += 1
+            self._add_frame_array(np.asarray(rows, dtype=np.int64)[counted],
+                                  np.array([int(frame_indices[k]) for k in counted], dtype=np.int64))
+
+    def _add_frame_array(self, rows, frame_indices):
+        """:meth:`_add_frame` for distinct rows (R,) int64 at once, frames (R,) int64."""
+        latest = self._latest_range[rows]
+        extends = self._has_range[rows] & (latest[:, 0] <= frame_indices) & (frame_indices <= latest[:, 1] + 1)
+        self._latest_range[rows[extends], 1] = np.maximum(latest[extends, 1], frame_indices[extends])
+        if not extends.all():
+            for row, frame_index in zip(rows[~extends].tolist(), frame_indices[~extends].tolist()):
+                self._add_range(row, frame_index)
+        self._n_observations[rows] += 1
 
     def _add_feature(self, row, feature):
         if self.feature_dim is None:
@@ -403,22 +424,37 @@ class LongTermGallery:
 
     def _add_frame(self, row, frame_index):
         self._n_observations[row] += 1
-        ranges = self._ranges[row]
-        if ranges and ranges[-1][0] <= frame_index <= ranges[-1][1] + 1:
-            ranges[-1][1] = max(ranges[-1][1], frame_index)
+        latest = self._latest_range[row]
+        if self._has_range[row] and latest[0] <= frame_index <= latest[1] + 1:
+            latest[1] = max(latest[1], frame_index)
             return
         self._add_range(row, frame_index)
 
     def _add_range(self, row, frame_index):
         """A new frame range ``[frame_index, frame_index]`` for a row; the closest two merge beyond
-        ``max_frame_ranges``."""
+        ``max_frame_ranges``.
+
+        A row's ranges are its closed ones (``_ranges[row]``, a list) and the latest one
+        (``_latest_range[row]``, which the frames of the next observations extend).
+        """
         ranges = self._ranges[row]
+        if self._has_range[row]:
+            ranges.append(self._latest_range[row].tolist())
         ranges.append([frame_index, frame_index])
         if len(ranges) > self.max_frame_ranges:
             gaps = [abs(ranges[i + 1][0] - ranges[i][1]) for i in range(len(ranges) - 1)]
             i = int(np.argmin(gaps))
             ranges[i] = [min(ranges[i][0], ranges[i + 1][0]), max(ranges[i][1], ranges[i + 1][1])]
             del ranges[i + 1]
+        self._latest_range[row] = ranges.pop()
+        self._has_range[row] = True
+
+    def _row_ranges(self, row):
+        """All frame ranges of a row, ``[[first, last], ...]`` in the order seen."""
+        ranges = [list(r) for r in self._ranges[row]]
+        if self._has_range[row]:
+            ranges.append(self._latest_range[row].tolist())
+        return ranges
 
     # ------------------------------------------------------------------ reading
     def world_position(self, track_id):
@@ -440,7 +476,7 @@ class LongTermGallery:
 
     def frames(self, track_id):
         """Frame ranges ``[(first, last), ...]`` where an identity was seen."""
-        return [tuple(r) for r in self._ranges[self._row_of[int(track_id)]]]
+        return [tuple(r) for r in self._row_ranges(self._row_of[int(track_id)])]
 
     def entry(self, track_id):
         """Everything known about one identity, as a :class:`GalleryResult` (distance NaN)."""
@@ -679,8 +715,9 @@ class LongTermGallery:
         path = Path(path)
         n = self.size
         dim = self.feature_dim or 0
-        offsets = np.cumsum([0] + [len(r) for r in self._ranges[:n]]).astype(np.int64)
-        ranges = np.array([r for rs in self._ranges[:n] for r in rs], dtype=np.int64).reshape(-1, 2)
+        row_ranges = [self._row_ranges(row) for row in range(n)]
+        offsets = np.cumsum([0] + [len(r) for r in row_ranges]).astype(np.int64)
+        ranges = np.array([r for rs in row_ranges for r in rs], dtype=np.int64).reshape(-1, 2)
         arrays = {
             "format_version": np.int64(FORMAT_VERSION),
             "settings": np.array([self.bank_size, self.max_frame_ranges, self.position_history], dtype=np.int64),
@@ -768,6 +805,10 @@ class LongTermGallery:
             getattr(gallery, "_" + key)[:n] = arrays[key]
         offsets, ranges = arrays["range_offsets"], arrays["ranges"].reshape(-1, 2)
         gallery._ranges = [ranges[offsets[i]:offsets[i + 1]].tolist() for i in range(n)]
+        for row, row_ranges in enumerate(gallery._ranges):       # the latest range lives in the arrays
+            if row_ranges:
+                gallery._latest_range[row] = row_ranges.pop()
+                gallery._has_range[row] = True
         gallery._positions_stale[:n] = gallery._position_count[:n] > 0     # medians computed when read
         gallery._row_of = {int(track_id): row for row, track_id in enumerate(ids)}
         gallery.size = n

@@ -33,11 +33,19 @@ def iou(tlwh, candidates):
     return area_intersection / (area_box + area_candidates - area_intersection)
 
 
-def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
+def iou_cost(tracks, detections, track_indices=None, detection_indices=None, detection_boxes=None):
     """``1 - IoU`` between predicted track boxes and detections, label-gated.
 
     Tracks not updated in the previous frame get ``INFTY_COST`` (as in deepSORT: their predicted box
     is too uncertain for IoU), and so do detections of another class than the track.
+
+    Parameters
+    ----------
+    tracks : list of Track
+    detections : list of Detection
+    track_indices, detection_indices : list of int, optional
+    detection_boxes : ndarray, (len(detections), 4), optional
+        Every detection's ``tlwh`` box, already stacked.
 
     Returns
     -------
@@ -56,7 +64,10 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None):
     if not recent:
         return cost_matrix
     boxes = boxes_tlwh([tracks[track_indices[row]] for row in recent])                # Rx4
-    candidates = np.array([detections[i].tlwh for i in detection_indices])            # Nx4
+    if detection_boxes is not None:
+        candidates = detection_boxes[detection_indices]                                  # Nx4
+    else:
+        candidates = np.array([detections[i].tlwh for i in detection_indices])        # Nx4
     # iou() for all these tracks at once: the same operations, broadcast over RxN
     top_left, bottom_right = boxes[:, None, :2], boxes[:, None, :2] + boxes[:, None, 2:]
     candidates_top_left = candidates[None, :, :2]

@@ -59,7 +59,7 @@ def stack_banks(banks):
     return features[rows]
 
 
-def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None):
+def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None, features=None):
     """Nearest-neighbour cosine distance of detection features to track feature banks.
 
     A track or detection without features gives ``INFTY_COST`` (it can still match by IoU). All banks
@@ -74,6 +74,8 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     pairs : ndarray of bool, (len(track_indices), len(detection_indices)), optional
         Compute only these entries (those that can still match); the others are ``INFTY_COST``. With
         a few pairs per track, each bank is compared with its own few detections only.
+    features : ndarray, (len(detections), D) float32, optional
+        Every detection's feature, already stacked (rows in the order of ``detections``).
 
     Returns
     -------
@@ -83,8 +85,13 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     cost_matrix = np.full((len(track_indices), len(detection_indices)), INFTY_COST)
     if not cost_matrix.size:
         return cost_matrix
-    features = [detections[i].feature for i in detection_indices]
-    with_feature = np.array([feature is not None for feature in features])
+    stacked_features = features
+    if stacked_features is not None:
+        features = None
+        with_feature = np.ones(len(detection_indices), dtype=bool)
+    else:
+        features = [detections[i].feature for i in detection_indices]
+        with_feature = np.array([feature is not None for feature in features])
     store, store_rows = shared_store([tracks[k] for k in track_indices])
     if store is not None:
         banks = None
@@ -103,16 +110,24 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
         # store rows hold full rings whose unwritten entries repeat a stored feature: no padding needed
         stacked = store.feature_ring[store_rows[rows]] if banks is None else stack_banks([banks[r] for r in rows])
         columns = np.flatnonzero(with_feature)
-        queries = np.array([features[c] for c in columns], dtype=np.float32)
+        if stacked_features is not None:
+            queries = stacked_features[detection_indices]
+        else:
+            queries = np.array([features[c] for c in columns], dtype=np.float32)
         # R x C x K: the max over each bank then runs over contiguous memory
         best = np.matmul(queries, stacked.transpose(0, 2, 1)).max(axis=2)      # RxC
         cost_matrix[np.ix_(rows, columns)] = np.maximum(0.0, 1.0 - best)
         return cost_matrix
     # each bank only against its own candidate queries, padded to the largest number m of candidates
     # (padding queries are zero vectors, one extra row after the detections')
-    zero = np.zeros(len(features[np.argmax(with_feature)]), dtype=np.float32)
-    queries = np.array([zero if feature is None else feature for feature in features] + [zero], dtype=np.float32)
-    padding = len(features)
+    if stacked_features is not None:
+        queries = np.zeros((len(detection_indices) + 1, stacked_features.shape[1]), dtype=np.float32)
+        queries[:-1] = stacked_features[detection_indices]
+    else:
+        zero = np.zeros(len(features[np.argmax(with_feature)]), dtype=np.float32)
+        queries = np.array([zero if feature is None else feature for feature in features] + [zero],
+                           dtype=np.float32)
+    padding = len(detection_indices)
     counts = counts[rows]
     pair_rows, pair_columns = np.nonzero(wanted[rows])                          # sorted by row
     slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)

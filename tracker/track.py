@@ -242,7 +242,7 @@ def predict_tracks(tracks):
         track._count_frame()
 
 
-def update_tracks(tracks, detections, frame_index):
+def update_tracks(tracks, detections, frame_index, boxes=None, features=None, positions=None):
     """:meth:`Track.update` of each track with its detection, with one batched Kalman correction (and,
     for tracks of one shared store, one write of all their features and world positions).
 
@@ -253,10 +253,18 @@ def update_tracks(tracks, detections, frame_index):
     detections : list of Detection
         ``detections[k]`` is assigned to ``tracks[k]``.
     frame_index : int
+    boxes : ndarray, Nx4, optional
+        The detections' ``tlwh`` boxes, when already stacked.
+    features : ndarray, NxD float32, optional
+        The detections' features, when already stacked (every detection has one).
+    positions : ndarray, Nx3, optional
+        The detections' world positions, when already stacked (NaN rows where unknown).
     """
     if not tracks:
         return
-    measurements = kalman_batch.tlwh_to_xyah(np.array([detection.tlwh for detection in detections]))
+    if boxes is None:
+        boxes = np.array([detection.tlwh for detection in detections])
+    measurements = kalman_batch.tlwh_to_xyah(boxes)
     store, rows = shared_store(tracks)
     if store is None:
         set_kalman_states(tracks, *kalman_batch.update(*kalman_states(tracks), measurements,
@@ -266,12 +274,22 @@ def update_tracks(tracks, detections, frame_index):
         return
     store.update_kalman(rows, measurements)
     frame_index = int(frame_index)
-    with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
-    if with_feature:
-        store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
-    placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
-    if placed:
-        store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
+    if features is not None:
+        store.add_features(rows, features)
+    else:
+        with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
+        if with_feature:
+            store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
+    if positions is not None:
+        placed = np.isfinite(positions).all(axis=1)
+        if placed.all():
+            store.add_positions(rows, positions)
+        elif placed.any():
+            store.add_positions(rows[placed], positions[placed])
+    else:
+        placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
+        if placed:
+            store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
     for track, detection in zip(tracks, detections):
         track.pending_observations.append((frame_index, detection.feature, detection.world_position))
         track._record_hit(detection, frame_index)

@@ -17,7 +17,7 @@ import numpy as np
 from reid.data.nyu40 import STRUCTURE_LABELS
 
 from . import iou_matching, linear_assignment, nn_matching
-from .detection import invalid_reason, normalized, normalized_rows, sanitize, valid_detections
+from .detection import check_detections, invalid_reason, normalized, normalized_rows, sanitize
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
 from .track import Track, TrackState, predict_tracks, update_tracks, world_distances_to, world_points
@@ -25,6 +25,8 @@ from .track_store import TrackStore
 from .world import world_position
 
 log = logging.getLogger("tracker")
+
+_UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
 
 def embed_detections(embedder, rgb, detections):
@@ -147,17 +149,22 @@ class TrackerConfig:
 
 def _finite_points(detections):
     """Whether each detection's world position is None or a finite (3,) point (else :func:`sanitize`
-    must look at it): (N,) bool."""
+    must look at it), and the points: ((N,) bool, Nx3 float64 metres with NaN rows where unknown or
+    not fine)."""
     fine = np.ones(len(detections), dtype=bool)
+    points = np.full((len(detections), 3), np.nan)
     placed = [k for k, d in enumerate(detections) if d.world_position is not None]
     if not placed:
-        return fine
+        return fine, points
     positions = [detections[k].world_position for k in placed]
     if all(type(p) is np.ndarray and p.shape == (3,) for p in positions):
-        fine[placed] = np.isfinite(np.array(positions, dtype=np.float64)).all(axis=1)
+        positions = np.array(positions, dtype=np.float64)
+        finite = np.isfinite(positions).all(axis=1)
+        fine[placed] = finite
+        points[placed] = np.where(finite[:, None], positions, np.nan)
     else:
         fine[placed] = False
-    return fine
+    return fine, points
 
 
 def _touches_border(boxes, image_size, margin):
@@ -179,25 +186,37 @@ def _common_feature_length(detections):
 
 
 class _FrameArrays:
-    """Arrays of a list of detections that the costs of one frame read again and again.
+    """Arrays of a list of detections that the stages of one frame read again and again.
 
     Attributes
     ----------
     detections : list of Detection
         The list they were computed from (the cache is valid for this very list only).
     labels : ndarray, (N,) int
+    boxes : ndarray, Nx4 float64
+        ``tlwh``, pixels.
+    features : ndarray, NxD float32, or None
+        The (L2-normalised) features, when every detection has one of the same length.
     positions : ndarray, Nx3 float64
         World positions, metres; NaN rows where unknown.
     world_gates : ndarray, (N,) float64
         Each detection's world gate, metres (:meth:`Tracker._world_gates`).
     """
 
-    __slots__ = ("detections", "labels", "positions", "world_gates")
+    __slots__ = ("detections", "labels", "boxes", "features", "positions", "world_gates")
 
-    def __init__(self, tracker, detections):
+    def __init__(self, tracker, detections, boxes=None, features=None, positions=None):
         self.detections = detections
-        self.labels = np.array([d.label for d in detections]).reshape(len(detections))
-        self.positions = world_points(detections)
+        count = len(detections)
+        self.labels = np.array([d.label for d in detections]).reshape(count)
+        self.boxes = boxes if boxes is not None else \
+            np.array([d.tlwh for d in detections], dtype=np.float64).reshape(count, 4)
+        if features is None and count:
+            found = [d.feature for d in detections]
+            if all(f is not None for f in found) and len({f.shape for f in found}) == 1:
+                features = np.array(found, dtype=np.float32)
+        self.features = features
+        self.positions = positions if positions is not None else world_points(detections)
         self.world_gates = tracker._world_gates(detections)
 
 
@@ -267,12 +286,17 @@ class Tracker:
         frame_index = int(index) if index is not None else self._frames_seen
         self.frame_index = frame_index
         self._frames_seen += 1
-        detections = self._prepare(list(detections or ()), frame)
-        self._frame_arrays = _FrameArrays(self, detections)
+        arrays = self._frame_arrays = self._prepare(list(detections or ()), frame)
+        detections = arrays.detections
 
         predict_tracks(self.tracks)
         matches, unmatched_tracks, unmatched_detections = self._match(detections)
-        update_tracks([self.tracks[k] for k, _ in matches], [detections[i] for _, i in matches], frame_index)
+        if matches:
+            chosen = np.array([i for _, i in matches], dtype=np.intp)
+            update_tracks([self.tracks[k] for k, _ in matches], [detections[i] for i in chosen.tolist()],
+                          frame_index, boxes=arrays.boxes[chosen],
+                          features=None if arrays.features is None else arrays.features[chosen],
+                          positions=arrays.positions[chosen])
         reacquired, unmatched_tracks, unmatched_detections = self._reacquire(
             detections, unmatched_tracks, unmatched_detections)
         for track_index, detection_index in reacquired:
@@ -313,10 +337,11 @@ class Tracker:
         config = self.config
         ignored, min_score = config.ignored_labels, config.min_score
         candidates = [d for d in detections if not (d.label in ignored or d.score < min_score)]
-        valid = valid_detections(candidates, image_size, self.feature_dim)
-        placed = _finite_points(candidates)
-        kept = []
-        for detection, fine, position_fine in zip(candidates, valid.tolist(), placed.tolist()):
+        checked = check_detections(candidates, image_size, self.feature_dim)
+        placed, positions = _finite_points(candidates)
+        kept, kept_rows = [], []
+        for row, (detection, fine, position_fine) in enumerate(zip(candidates, checked.valid.tolist(),
+                                                                   placed.tolist())):
             if not fine:
                 reason = invalid_reason(detection, image_size, self.feature_dim)
                 if reason:
@@ -324,29 +349,48 @@ class Tracker:
                     continue
             if detection.mask is not None or not position_fine:
                 sanitize(detection, image_size)
+                if not position_fine and detection.world_position is not None:
+                    positions[row] = detection.world_position
             kept.append(detection)
+            kept_rows.append(row)
+        rows = None if len(kept) == len(candidates) else np.array(kept_rows, dtype=np.intp)
+        boxes = checked.boxes
+        if boxes is not None and rows is not None:
+            boxes = boxes[rows]
+        if rows is not None:
+            positions = positions[rows]
+        if boxes is None:
+            boxes = np.array([d.tlwh for d in kept], dtype=np.float64).reshape(len(kept), 4)
         if image_size is not None and kept:
-            touching = _touches_border(np.array([d.tlwh for d in kept], dtype=np.float64), image_size,
-                                       config.border_margin)
+            touching = _touches_border(boxes, image_size, config.border_margin)
             for detection, touches in zip(kept, touching.tolist()):
                 detection.truncated = detection.truncated or touches
+        features = None
         with_feature = [d for d in kept if d.feature is not None]
         if with_feature:
-            if len({d.feature.size for d in with_feature}) == 1:
+            if (len(with_feature) == len(kept) and checked.features is not None
+                    and len(checked.feature_rows) == len(candidates)):
+                # every feature stacked in the check: scale those rows
+                features = normalized_rows(checked.features if rows is None else checked.features[rows])
+                for detection, feature in zip(kept, features):
+                    detection.feature = feature
+            elif len({d.feature.size for d in with_feature}) == 1:
                 for detection, feature in zip(with_feature, normalized_rows(np.array(
                         [d.feature for d in with_feature], dtype=np.float32))):
                     detection.feature = feature
             else:
                 for detection in with_feature:
                     detection.feature = normalized(detection.feature)
-        kept = self._embed(kept, rgb)
-        self._locate(kept, frame, rgb)
-        return kept
+        embedded = self._embed(kept, rgb)
+        located = self._locate(embedded, frame, rgb)
+        if embedded is not kept:                 # features computed (and detections maybe dropped)
+            return _FrameArrays(self, embedded)
+        return _FrameArrays(self, kept, boxes=boxes, features=features, positions=None if located else positions)
 
     def _embed(self, detections, rgb):
         missing = [d for d in detections if d.feature is None]
         if not missing or self.embedder is None or rgb is None:
-            return detections
+            return detections                    # the very list: nothing computed
         features = embed_detections(self.embedder, rgb, missing)
         if features.ndim != 2 or features.shape[0] != len(missing):
             raise ValueError(f"embedder returned features of shape {features.shape} for "
@@ -364,21 +408,26 @@ class Tracker:
         return [d for d in detections if id(d) not in dropped]
 
     def _locate(self, detections, frame, rgb):
+        """World positions of the detections without one, when the frame has depth, pose and
+        intrinsics; returns whether any was computed."""
         depth = getattr(frame, "depth", None)
         pose = getattr(frame, "pose", None)
         intrinsic_color = getattr(frame, "intrinsic_color", None)
         intrinsic_depth = getattr(frame, "intrinsic_depth", None)
         if depth is None or pose is None or intrinsic_color is None:
-            return
+            return False
         if intrinsic_depth is None:
             if rgb is None or depth.shape[:2] != rgb.shape[:2]:
-                return
+                return False
             intrinsic_depth = intrinsic_color
+        located = False
         for detection in detections:
             if detection.world_position is None:
                 detection.world_position = world_position(
                     detection.mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=detection.tlwh,
                     min_valid_depths=self.config.min_valid_depths)
+                located = located or detection.world_position is not None
+        return located
 
     # ------------------------------------------------------------------ matching
     def _appearance_world_cost(self, tracks, detections, track_indices, detection_indices,
@@ -418,7 +467,8 @@ class Tracker:
                 motion_gated &= undecided
         # a motion-gated pair without world distance costs INFTY_COST whatever its appearance
         appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
-                                                 pairs=~forbidden & ~(motion_gated & ~world_known))
+                                                 pairs=~forbidden & ~(motion_gated & ~world_known),
+                                                 features=frame.features)
         cost = appearance.copy()
         cost[motion_gated] = INFTY_COST
         cost += config.world_weight * np.where(world_known, world, 0.0)
@@ -447,9 +497,14 @@ class Tracker:
 
         iou_candidates = unconfirmed + [k for k in unmatched_tracks_a if self.tracks[k].time_since_update == 1]
         unmatched_tracks_a = [k for k in unmatched_tracks_a if self.tracks[k].time_since_update != 1]
+        frame = self._frame_arrays
+        boxes = frame.boxes if frame is not None and frame.detections is detections else None
+
+        def iou_metric(tracks, dets, track_indices, detection_indices):
+            return iou_matching.iou_cost(tracks, dets, track_indices, detection_indices, detection_boxes=boxes)
+
         matches_b, unmatched_tracks_b, unmatched_detections = linear_assignment.min_cost_matching(
-            iou_matching.iou_cost, config.max_iou_distance, self.tracks, detections, iou_candidates,
-            unmatched_detections)
+            iou_metric, config.max_iou_distance, self.tracks, detections, iou_candidates, unmatched_detections)
         return matches_a + matches_b, sorted(set(unmatched_tracks_a + unmatched_tracks_b)), unmatched_detections
 
     def _reacquire(self, detections, track_indices, detection_indices):
@@ -557,6 +612,24 @@ class Tracker:
         recording = [t for t in self.tracks if t.pending_observations and t.state == TrackState.Confirmed]
         if not recording:
             return
+        dim = self.gallery.feature_dim
+        if dim is not None:
+            # the usual frame: one observation per track, with a feature; written as arrays
+            single = [t for t in recording if len(t.pending_observations) == 1
+                      and type(t.pending_observations[0][1]) is np.ndarray
+                      and t.pending_observations[0][1].shape == (dim,)]
+            if len(single) == len(recording) or len(single) > 8:
+                observations = [t.pending_observations[0] for t in single]
+                self.gallery.add_many([t.track_id for t in single], [t.label for t in single],
+                                      np.array([o[1] for o in observations], dtype=np.float32),
+                                      np.array([_UNKNOWN_POSITION if o[2] is None else o[2] for o in observations],
+                                               dtype=np.float64).reshape(-1, 3),
+                                      np.array([o[0] for o in observations], dtype=np.int64))
+                for track in single:
+                    track.pending_observations = []
+                recording = [t for t in recording if t.pending_observations]
+                if not recording:
+                    return
         observations, ids, labels = [], [], []
         for track in recording:
             pending = track.pending_observations
