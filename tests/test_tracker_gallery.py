@@ -81,6 +81,38 @@ def test_contiguous_frames_make_one_range():
     assert gallery.frames(3) == [(10, 19), (150, 159)]
 
 
+def test_frame_ranges_merge_at_their_bound_in_order_seen():
+    gallery = LongTermGallery(max_frame_ranges=3)
+    for frame in [0, 1, 2, 10, 11, 30, 31, 32, 33, 100, 200]:
+        gallery.add(3, CHAIR, frame_index=frame)
+    # at 100: (0, 2) (10, 11) (30, 33) (100, 100), the closest two merge into (0, 11); at 200 again
+    assert gallery.frames(3) == [(0, 33), (100, 100), (200, 200)]
+    gallery.add_many([3], [CHAIR], [None], [None], np.array([201]))       # extends the latest range
+    assert gallery.frames(3) == [(0, 33), (100, 100), (200, 201)] and gallery.entry(3).n_observations == 12
+    gallery.add(3, CHAIR, frame_index=50)                                 # an earlier frame: a new range
+    assert gallery.frames(3) == [(0, 100), (200, 201), (50, 50)]
+
+
+def test_appearance_is_searched_only_where_class_and_world_gates_leave_a_chance(rng, monkeypatch):
+    gallery = LongTermGallery(world_gate_metres=1.0)
+    look = unit(rng.normal(size=32))
+    gallery.add(1, CHAIR, noisy(look, rng), world_position=[0.0, 0.0, 0.0])       # near
+    gallery.add(2, CHAIR, noisy(look, rng), world_position=[5.0, 0.0, 0.0])       # far: world-gated
+    gallery.add(3, TABLE, noisy(look, rng), world_position=[0.2, 0.0, 0.0])       # another class
+    gallery.add(4, CHAIR, noisy(look, rng))                                       # position unknown
+    searched = []
+    search = LongTermGallery.appearance_distances
+
+    def spy(self, queries, rows=None):
+        searched.append(sorted(self._ids[np.arange(self.size) if rows is None else rows].tolist()))
+        return search(self, queries, rows)
+
+    monkeypatch.setattr(LongTermGallery, "appearance_distances", spy)
+    ids, cost = gallery.cost_matrix([noisy(look, rng)], [CHAIR], [np.array([0.3, 0.0, 0.0])])
+    assert searched == [[1, 4]]
+    assert ids.tolist() == [1, 2, 4] and cost[0, 1] >= 1e5 and max(cost[0, 0], cost[0, 2]) < 1.0
+
+
 def test_storage_grows_past_its_initial_capacity(rng):
     gallery = LongTermGallery(initial_capacity=2)
     looks = {i: unit(rng.normal(size=24)) for i in range(1, 41)}

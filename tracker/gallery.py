@@ -615,13 +615,6 @@ class LongTermGallery:
         cost = np.full((n_queries, len(rows)), INFTY_COST)
         if not len(rows):
             return self._ids[rows].copy(), cost
-        appearance = np.full((n_queries, len(rows)), np.nan)
-        if searchable:
-            if len(candidates) == self.size and 2 * len(rows) > self.size:
-                # most rows: all at once through a view of the bank, then keep the wanted columns
-                appearance[with_feature] = self.appearance_distances(queries)[:, rows]
-            else:
-                appearance[with_feature] = self.appearance_distances(queries, rows)
         positions = np.full((n_queries, 3), np.nan)
         for q, position in enumerate(world_positions):
             if position is not None:
@@ -629,14 +622,26 @@ class LongTermGallery:
         difference = positions[:, None, :] - self._fresh_positions(rows)[None, :, :]
         world = np.sqrt(np.square(difference).sum(axis=2))                  # np.linalg.norm's sums
         world_known = np.isfinite(world)
-        appearance_known = np.isfinite(appearance)
+        # the cheap gates first (class, world distance): appearance only where a pair may still match
         allowed = (labels[:, None] == self._labels[rows][None, :])
+        allowed &= ~world_known | (world <= world_gate_metres)
+        appearance = np.full((n_queries, len(rows)), np.nan)
+        if searchable:
+            columns = np.flatnonzero(allowed[with_feature].any(axis=0))
+            if len(columns):
+                searched = rows[columns]
+                if len(candidates) == self.size and 2 * len(searched) > self.size:
+                    # most rows: all at once through a view of the bank, then keep the wanted columns
+                    distances = self.appearance_distances(queries)[:, searched]
+                else:
+                    distances = self.appearance_distances(queries, searched)
+                appearance[np.ix_(with_feature, columns)] = distances
+        appearance_known = np.isfinite(appearance)
         if unplaced_max_distance is not None:
             close_enough = appearance <= np.where(world_known, max_distance, min(max_distance, unplaced_max_distance))
         else:
             close_enough = appearance <= max_distance
         allowed &= np.where(appearance_known, close_enough, world_known)
-        allowed &= ~world_known | (world <= world_gate_metres)
         total = np.where(appearance_known, appearance, max_distance)
         total = total + world_weight * np.where(world_known, world, 0.0)
         cost[allowed] = total[allowed]
