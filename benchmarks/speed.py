@@ -86,10 +86,10 @@ def _median(values):
 
 # ------------------------------------------------------------------------------------ (a) tracker
 
-def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0):
+def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0, positions=True):
     """A gallery of ``entries`` stored features (``ceil(entries / bank_size)`` identities, full banks but
-    the last),
-    filled with :meth:`LongTermGallery.add`; returns (gallery, seconds)."""
+    the last), filled with :meth:`LongTermGallery.add`, each identity at a world position (uniform in a
+    10 m cube) unless ``positions`` is False; returns (gallery, seconds)."""
     from tracker.tracker import TrackerConfig
     gallery = TrackerConfig(gallery_bank_size=bank_size, gallery_index=index).make_gallery()
     rng = np.random.default_rng(seed)
@@ -101,11 +101,11 @@ def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0):
         count = min(chunk, identities - first)
         features = _unit(rng, count * bank_size, dim).reshape(count, bank_size, dim)
         labels = rng.choice(TRACKED_LABELS, count)
-        positions = rng.uniform(0, 10, (count, 3))
+        places = rng.uniform(0, 10, (count, 3))
         for i in range(count):
             track_id = first + i + 1
             for k in range(min(bank_size, entries - (track_id - 1) * bank_size)):
-                gallery.add(track_id, labels[i], features[i, k], positions[i] if k == 0 else None, k)
+                gallery.add(track_id, labels[i], features[i, k], places[i] if k == 0 and positions else None, k)
     return gallery, time.perf_counter() - started
 
 
@@ -114,38 +114,41 @@ def gallery_entries(gallery):
     return int(sum(len(gallery.features(track_id)) for track_id in gallery.ids))
 
 
-def make_frames(n_live, n_frames, new_per_frame, dim, seed=0):
+def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True):
     """Detections of ``n_frames`` frames: ``n_live`` static objects (seen every frame, small noise) plus
-    ``new_per_frame`` objects seen once each; features and world positions precomputed."""
+    ``new_per_frame`` objects seen once each; features and (unless ``positions`` is False) world
+    positions precomputed."""
     from tracker.detection import Detection
     rng = np.random.default_rng(seed)
     side = math.ceil(math.sqrt(n_live))
     boxes = np.array([[100.0 * (i % side), 100.0 * (i // side), 40.0, 60.0] for i in range(n_live)])
     labels = rng.choice(TRACKED_LABELS, n_live)
     features = _unit(rng, n_live, dim)
-    positions = rng.uniform(0, 10, (n_live, 3))
+    places = rng.uniform(0, 10, (n_live, 3))
     bottom = 100.0 * side + 200.0
     frames = []
+    placed = (lambda point: point) if positions else (lambda point: None)      # the same draws either way
     for _ in range(n_frames):
         noisy = features + 0.03 * rng.standard_normal(features.shape).astype(np.float32)
         detections = [Detection(boxes[i] + rng.normal(0, 0.5, 4) * [1, 1, 0, 0], 0.9, labels[i], feature=noisy[i],
-                                world_position=positions[i] + rng.normal(0, 0.01, 3)) for i in range(n_live)]
+                                world_position=placed(places[i] + rng.normal(0, 0.01, 3))) for i in range(n_live)]
         fresh = _unit(rng, new_per_frame, dim)
         for j in range(new_per_frame):
             box = [rng.uniform(0, 100.0 * side), bottom + rng.uniform(0, 2000.0), 40.0, 60.0]
             detections.append(Detection(box, 0.9, rng.choice(TRACKED_LABELS), feature=fresh[j],
-                                        world_position=rng.uniform(0, 10, 3)))
+                                        world_position=placed(rng.uniform(0, 10, 3))))
         frames.append(detections)
     return frames
 
 
-def time_tracker(gallery, n_live, frames=20, new_per_frame=2, dim=128, warmup=None, seed=0):
+def time_tracker(gallery, n_live, frames=20, new_per_frame=2, dim=128, warmup=None, seed=0, positions=True):
     """Median milliseconds of ``Tracker.update`` per timed frame with ``n_live`` confirmed tracks and a
-    copy of ``gallery``; returns (ms per frame, facts)."""
+    copy of ``gallery`` (detections with world positions unless ``positions`` is False); returns
+    (ms per frame, facts)."""
     from tracker.tracker import Tracker, TrackerConfig
     config = TrackerConfig(gallery_bank_size=gallery.bank_size)
     warmup = config.n_init + 2 if warmup is None else warmup
-    detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed)
+    detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed, positions)
     tracker = Tracker(config, gallery=copy.deepcopy(gallery))
     # warm-up (untimed) without gallery look-ups: with all n_live objects new at once, a look-up is one
     # assignment of n_live queries against every identity of their classes, which is not what is timed
@@ -163,7 +166,7 @@ def time_tracker(gallery, n_live, frames=20, new_per_frame=2, dim=128, warmup=No
     return 1000.0 * _median(times), {"confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
 
 
-def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1):
+def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1, positions=True):
     """Median milliseconds of ``LongTermGallery.cost_matrix`` (the search) and of ``assign`` (search +
     one-to-one assignment) for ``queries`` unseen objects; returns (cost_ms, assign_ms)."""
     rng = np.random.default_rng(seed)
@@ -171,23 +174,24 @@ def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1):
     for _ in range(calls):
         features = list(_unit(rng, queries, dim))
         labels = list(rng.choice(TRACKED_LABELS, queries))
-        positions = list(rng.uniform(0, 10, (queries, 3)))
+        places = list(rng.uniform(0, 10, (queries, 3))) if positions else None
         started = time.perf_counter()
-        gallery.cost_matrix(features, labels, positions, max_distance=0.3)
+        gallery.cost_matrix(features, labels, places, max_distance=0.3)
         cost_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        gallery.assign(features, labels, positions, max_distance=0.3)
+        gallery.assign(features, labels, places, max_distance=0.3)
         assign_times.append(time.perf_counter() - started)
     return 1000.0 * _median(cost_times), 1000.0 * _median(assign_times)
 
 
-def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print):
+def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print,
+                  positions=True):
     indexes = ["exact"] + (["faiss"] if machine_facts()["faiss"] else [])
     galleries, stored = {}, {}
     builds = []
     for index in indexes:
         for entries in gallery_sizes:
-            gallery, seconds = build_gallery(entries, dim, bank_size, index)
+            gallery, seconds = build_gallery(entries, dim, bank_size, index, positions=positions)
             galleries[index, entries] = gallery
             stored[index, entries] = gallery_entries(gallery)
             builds.append({"index": index, "entries": stored[index, entries], "identities": len(gallery),
@@ -200,11 +204,11 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
     facts = {}
     for repeat in range(repeats):             # interleaved: every cell once per repeat
         for (index, entries), gallery in galleries.items():
-            cost_ms, assign_ms = time_gallery_search(gallery, max(new_per_frame, 1), dim)
+            cost_ms, assign_ms = time_gallery_search(gallery, max(new_per_frame, 1), dim, positions=positions)
             searches[index, entries].append(cost_ms)
             assigns[index, entries].append(assign_ms)
             for live in live_counts:
-                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat)
+                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat, positions=positions)
                 runs[index, entries, live].append(ms)
                 facts[index, entries, live] = fact
     rows = []
@@ -224,11 +228,15 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
         row["ratio_to_smallest_gallery"] = row["ms_per_frame"] / base_gallery["ms_per_frame"]
         row["ratio_to_fewest_tracks"] = row["ms_per_frame"] / base_live["ms_per_frame"]
     return {"rows": rows, "gallery_builds": builds, "repeats": repeats, "frames_per_run": frames,
-            "feature_dim": dim, "bank_size": bank_size,
+            "feature_dim": dim, "bank_size": bank_size, "world_positions": bool(positions),
             "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features and world "
                       "positions); median over frames within a run, then median over runs",
                       "entries = stored feature vectors = identities x bank_size; identities' classes drawn "
                       "uniformly from 10 NYU40 classes",
+                      "world positions uniform in a 10 m cube for identities and detections (the gallery "
+                      "searches appearance only where the class and 1 m world gates leave a match possible)"
+                      if positions else "no world positions (RGB-only tracking): every identity of a "
+                      "query's class is searched by appearance",
                       "gallery_search_ms: LongTermGallery.cost_matrix for the unseen objects; gallery_assign_ms: "
                       "LongTermGallery.assign (search + lap assignment), which is what Tracker.update calls",
                       "exact search only: faiss is not installed here" if "faiss" not in indexes
@@ -397,7 +405,8 @@ def print_tables(result, echo=print):
     part = result.get("tracker")
     if isinstance(part, dict) and part.get("rows"):
         echo("\n(a) Tracker.update, ms per frame (median), embedding excluded; "
-             f"{part['rows'][0]['new_objects_per_frame']} unseen objects per frame searched in the gallery")
+             f"{part['rows'][0]['new_objects_per_frame']} unseen objects per frame searched in the gallery"
+             + ("" if part.get("world_positions", True) else "; no world positions (RGB only)"))
         entries = sorted({r["gallery_entries"] for r in part["rows"]})
         for index in sorted({r["index"] for r in part["rows"]}):
             echo(f"{'live tracks':>12} | " + " | ".join(f"{e:>10,}" for e in entries) + f" | ({index} search)")
@@ -456,6 +465,9 @@ def main(argv=None):
     parser.add_argument("--root", help="dataset root of --scene")
     parser.add_argument("--max-frames", type=positive_int, help="frames of the end-to-end run (default 30)")
     parser.add_argument("--rgb-only", action="store_true", help="end-to-end run without depth and pose")
+    parser.add_argument("--no-positions", action="store_true",
+                        help="tracker part without world positions (RGB-only tracking: no world gate narrows "
+                             "the gallery search)")
     parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "end-to-end"), default=[],
                         help="parts not to run")
     parser.add_argument("--device", help="embedder device (default: cuda when available)")
@@ -475,7 +487,7 @@ def main(argv=None):
     result = {"machine": machine_facts(args.device), "settings": {
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
-                                      "max_frames")}}
+                                      "max_frames", "no_positions")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:
@@ -483,7 +495,8 @@ def main(argv=None):
         else:
             echo("(a) tracker update ...")
             result["tracker"] = bench_tracker(args.live, args.gallery_sizes, args.repeats, args.frames,
-                                              args.new_per_frame, args.dim, args.bank_size, echo)
+                                              args.new_per_frame, args.dim, args.bank_size, echo,
+                                              positions=not args.no_positions)
         embedder = None
         if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)

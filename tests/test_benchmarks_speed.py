@@ -105,3 +105,17 @@ def test_gallery_is_built_to_size_and_the_tracker_scenario_holds():
     ms, facts = speed.time_tracker(gallery, n_live=6, frames=3, new_per_frame=2, dim=8)
     assert positive(ms) and facts["confirmed_after_warmup"] == 6 and facts["tracks_out_per_frame"] == 6
     assert len(gallery) == 4  # the benchmark works on a copy: the shared gallery is unchanged
+
+
+def test_the_tracker_scenario_without_world_positions_is_rgb_only():
+    gallery, _ = speed.build_gallery(64, dim=8, bank_size=16, positions=False)
+    assert all(gallery.world_position(track_id) is None for track_id in gallery.ids)
+    frames = speed.make_frames(5, 2, 1, 8, positions=False)
+    assert all(d.world_position is None for frame in frames for d in frame)
+    placed = speed.make_frames(5, 2, 1, 8)
+    assert all(d.world_position is not None for frame in placed for d in frame)
+    for a, b in zip(frames[-1], placed[-1]):           # the same draws: only the positions differ
+        np.testing.assert_array_equal(a.tlwh, b.tlwh)
+        np.testing.assert_array_equal(a.feature, b.feature)
+    ms, facts = speed.time_tracker(gallery, n_live=5, frames=3, new_per_frame=1, dim=8, positions=False)
+    assert positive(ms) and facts["confirmed_after_warmup"] == 5 and facts["tracks_out_per_frame"] == 5
