@@ -136,6 +136,8 @@ def test_iou_values_and_label_gate():
     other_class = Detection([0, 0, 10, 10], label=7)
     cost = iou_cost([track], [same, other_class])
     assert cost[0, 0] == pytest.approx(1 - 50 / 150) and cost[0, 1] == INFTY_COST
+    boxes = np.array([same.tlwh, other_class.tlwh])           # the frame's stacked boxes: the same costs
+    np.testing.assert_array_equal(iou_cost([track], [same, other_class], detection_boxes=boxes), cost)
 
 
 def test_appearance_cost_uses_the_nearest_feature_of_the_bank():
@@ -148,6 +150,23 @@ def test_appearance_cost_uses_the_nearest_feature_of_the_bank():
     track.update(Detection([0, 0, 10, 10], label=5, feature=b), 1)
     cost = appearance_cost([track], [Detection([0, 0, 1, 1], feature=b), Detection([0, 0, 1, 1])], [0], [0, 1])
     assert cost[0, 0] == pytest.approx(0.0, abs=1e-6) and cost[0, 1] == INFTY_COST
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_appearance_cost_from_stacked_features_equals_reading_the_detections(pairs):
+    from tracker.track_store import TrackStore
+    rng = np.random.default_rng(3)
+    store = TrackStore(6, 3)
+    tracks = [make_track([10 * k, 0, 10, 10], feature=unit(rng.normal(size=16)), store=store) for k in range(4)]
+    for track in tracks:
+        for frame in range(1, 4):
+            track.update(Detection([0, 0, 10, 10], label=5, feature=unit(rng.normal(size=16))), frame)
+    detections = [Detection([0, 0, 5, 5], feature=unit(rng.normal(size=16))) for _ in range(5)]
+    stacked = np.array([d.feature for d in detections])
+    wanted = rng.random((3, 3)) < 0.6 if pairs else None
+    args = (tracks, detections, [0, 2, 3], [4, 1, 2])
+    np.testing.assert_array_equal(appearance_cost(*args, pairs=wanted, features=stacked),
+                                  appearance_cost(*args, pairs=wanted))
 
 
 def test_feature_bank_keeps_only_the_most_recent():

@@ -327,8 +327,14 @@ class Tracker:
     def _prepare(self, detections, frame):
         """Validate detections, compute missing features and world positions.
 
-        The checks run for all detections at once (:func:`valid_detections`); only a detection that
+        The checks run for all detections at once (:func:`check_detections`); only a detection that
         fails them goes through :func:`invalid_reason` (which names the problem in the warning).
+
+        Returns
+        -------
+        _FrameArrays
+            The kept detections (``.detections``) with their boxes, features and world positions
+            stacked, reusing the arrays the checks built.
         """
         rgb = getattr(frame, "rgb", None)
         image_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else None
