@@ -229,8 +229,9 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
         row["ratio_to_fewest_tracks"] = row["ms_per_frame"] / base_live["ms_per_frame"]
     return {"rows": rows, "gallery_builds": builds, "repeats": repeats, "frames_per_run": frames,
             "feature_dim": dim, "bank_size": bank_size, "world_positions": bool(positions),
-            "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features and world "
-                      "positions); median over frames within a run, then median over runs",
+            "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features"
+                      + (" and world positions" if positions else "") + "); median over frames within a run, "
+                      "then median over runs",
                       "entries = stored feature vectors = identities x bank_size; identities' classes drawn "
                       "uniformly from 10 NYU40 classes",
                       "world positions uniform in a 10 m cube for identities and detections (the gallery "
