@@ -8,7 +8,8 @@ position).
 Memory and update cost grow with the number of identities, never with the number of frames: each
 identity keeps a bounded ring of recent features, a running mean, a bounded ring of world positions
 and a bounded list of frame ranges. Features live in one preallocated ``(capacity, bank_size, D)``
-matrix grown by doubling, so an exact search is one matrix product.
+matrix grown by doubling, so an exact search is one matrix product, over the identities that the
+class and world gates leave (a query is never compared with an identity it could not match).
 """
 import logging
 import zipfile
