@@ -310,3 +310,19 @@ def test_assignment_ignores_rows_and_columns_without_admissible_pairs():
     wide = np.full((3, 200_000), 5.0)
     wide[1, 123_456] = 0.1
     assert solve_assignment(wide, 0.5)[0] == [(1, 123_456)]
+
+
+def test_gallery_gates_match_placed_cut_views_world_first():
+    config = TrackerConfig()
+    detections = [Detection([0, 0, 5, 5], world_position=[1, 2, 3]), Detection([0, 0, 5, 5]),
+                  Detection([50, 50, 5, 5], world_position=[1, 2, 3])]
+    detections[0].truncated = detections[1].truncated = True     # cut by the border; only the first placed
+    gates = Tracker(config)._gallery_gates(detections)
+    np.testing.assert_array_equal(gates["max_distance"], [config.truncated_max_distance,
+                                                          config.gallery_max_distance, config.gallery_max_distance])
+    np.testing.assert_array_equal(gates["world_weight"], [config.truncated_world_weight, config.world_weight,
+                                                          config.world_weight])
+    np.testing.assert_array_equal(gates["world_gate_metres"], [config.truncated_world_gate_metres] * 2
+                                  + [config.world_gate_metres])
+    plain = Tracker(config)._gallery_gates(detections[2:])
+    assert plain["max_distance"] == config.gallery_max_distance and plain["world_weight"] == config.world_weight

@@ -316,3 +316,23 @@ def test_unplaced_gate_asks_more_of_appearance_when_no_world_distance_vouches():
     assert found is not None and found[0] == 7
     # an unplaced gate looser than the stage's gate changes nothing
     assert gallery.match(query, 5, None, max_distance=0.2, unplaced_max_distance=0.5) is None
+
+
+def test_gates_per_query_let_a_placed_cut_view_match_world_first(rng):
+    gallery = LongTermGallery(world_gate_metres=1.5)
+    look = unit(rng.normal(size=32))
+    other = unit(rng.normal(size=32))
+    lower, upper = unit(0.5 * look + 0.87 * other), noisy(look, rng, 0.05)   # stacked twins, one bank far off
+    gallery.add(10, CHAIR, lower, world_position=[1.8, -2.7, 0.25])
+    gallery.add(8, CHAIR, upper, world_position=[1.8, -2.7, 0.60])
+    query, where = noisy(look, rng, 0.05), np.array([1.75, -2.7, 0.18])  # looks like the upper one
+    far_gate = float(1 - query @ lower) + 0.01                            # admits the lower one too
+    ids, cost = gallery.cost_matrix([query, query], [CHAIR, CHAIR], [where, where],
+                                    max_distance=[0.3, far_gate], world_weight=[0.5, 3.0])
+    normal, world_first = dict(zip(ids.tolist(), cost[0])), dict(zip(ids.tolist(), cost[1]))
+    assert normal[10] >= 1e5 and normal[8] < 1.0                          # appearance alone: the twin
+    assert world_first[10] < world_first[8]                               # world first: the right one
+    # one gate for all queries is the same as that gate given per query
+    _, scalar = gallery.cost_matrix([query, query], [CHAIR, CHAIR], [where, where], max_distance=0.3,
+                                    world_weight=0.5)
+    np.testing.assert_array_equal(scalar, cost[[0, 0]])

@@ -32,6 +32,14 @@ SMALL_PRODUCT = 2 ** 24
 """Multiply-adds below which inner products skip BLAS (whose thread start-up then dominates)."""
 
 
+def _per_query(value, n_queries):
+    """A gate given for all queries or one per query, as an (n_queries, 1) float64 column."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != (n_queries,):
+        value = np.broadcast_to(value, (n_queries,))
+    return value[:, None]
+
+
 def _inner_products(vectors, queries):
     """``vectors @ queries.T`` (NxD, QxD -> NxQ); small products without multi-threaded BLAS, which on
     a busy machine costs ~20x more than the arithmetic for a few thousand vectors."""
@@ -568,8 +576,8 @@ class LongTermGallery:
         world_positions : sequence of ((3,) ndarray or None), optional
         exclude_ids : iterable of int
             Identities that may not match (the live tracks).
-        max_distance, world_weight : float, optional
-            Override the gallery's defaults.
+        max_distance, world_weight : float or sequence of float (one per query), optional
+            Override the gallery's defaults (appearance gate; cost per metre of world distance).
         unplaced_max_distance : float, optional
             A tighter appearance gate for pairs whose world distance is unknown (default: none, the
             same gate for every pair).
@@ -582,14 +590,11 @@ class LongTermGallery:
             Candidate identities (columns).
         cost : ndarray, QxR float
         """
-        max_distance = self.max_distance if max_distance is None else max_distance
-        world_gate_metres = self.world_gate_metres if world_gate_metres is None else world_gate_metres
-        world_gate_metres = np.asarray(world_gate_metres, dtype=np.float64)
-        if world_gate_metres.shape != (len(labels),):
-            world_gate_metres = np.broadcast_to(world_gate_metres, (len(labels),))
-        world_gate_metres = world_gate_metres[:, None]
-        world_weight = self.world_weight if world_weight is None else world_weight
         n_queries = len(labels)
+        max_distance = _per_query(self.max_distance if max_distance is None else max_distance, n_queries)
+        world_gate_metres = _per_query(self.world_gate_metres if world_gate_metres is None else world_gate_metres,
+                                       n_queries)
+        world_weight = _per_query(self.world_weight if world_weight is None else world_weight, n_queries)
         labels = np.asarray(labels, dtype=np.int64).reshape(n_queries)
         if world_positions is None:
             world_positions = [None] * n_queries
@@ -639,7 +644,8 @@ class LongTermGallery:
                 appearance[np.ix_(with_feature, columns)] = distances
         appearance_known = np.isfinite(appearance)
         if unplaced_max_distance is not None:
-            close_enough = appearance <= np.where(world_known, max_distance, min(max_distance, unplaced_max_distance))
+            close_enough = appearance <= np.where(world_known, max_distance,
+                                                  np.minimum(max_distance, unplaced_max_distance))
         else:
             close_enough = appearance <= max_distance
         allowed &= np.where(appearance_known, close_enough, world_known)

@@ -84,6 +84,16 @@ class TrackerConfig:
     truncated_world_gate_metres : float
         The same gate for a detection cut by the image border (its position is that of the visible
         part only).
+    truncated_world_weight : float
+        In the gallery search, the cost per metre of world distance for a detection cut by the
+        image border whose world position is known (``world_weight`` for the others).
+    truncated_max_distance : float
+        In the gallery search, the appearance gate of such a detection where the world distance is
+        known (``gallery_max_distance`` for the others). A cut view's appearance is unreliable: on
+        the monitoring rooms (seed 2000) identical boxes stacked on a shelf came back cut by the
+        border, and the right identity was at 0.19 m with appearance distance 0.56, its twin at
+        0.46 m with 0.29. Matching such views world first (1.5 per metre, gate 0.6) kept 156 of the
+        159 returns there instead of 153, IDF1 0.985 instead of 0.983, with no room worse.
     border_margin : float
         Pixels from the image border within which a box counts as truncated.
     world_weight : float
@@ -126,6 +136,8 @@ class TrackerConfig:
     unplaced_max_distance: float = 0.1
     world_gate_metres: float = 1.0
     truncated_world_gate_metres: float = 1.5
+    truncated_world_weight: float = 1.5
+    truncated_max_distance: float = 0.6
     border_margin: float = 2.0
     world_weight: float = 0.5
     world_replaces_motion_gate: bool = True
@@ -550,7 +562,7 @@ class Tracker:
             candidates = [detections[i] for i in detection_indices]
             found = self.gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
                                         [d.world_position for d in candidates], exclude_ids=self._live_ids(),
-                                        **self._gallery_gates(self._world_gates(candidates)))
+                                        **self._gallery_gates(candidates))
         for detection_index, match in zip(detection_indices, found):
             detection = detections[detection_index]
             if match is None:
@@ -570,11 +582,19 @@ class Tracker:
         return np.array([config.truncated_world_gate_metres if d.truncated else config.world_gate_metres
                          for d in detections], dtype=np.float64).reshape(len(detections))
 
-    def _gallery_gates(self, world_gates=None):
+    def _gallery_gates(self, detections=None):
+        """Gates of a gallery search: the config's, or one per detection (wider world gate, world-first
+        weight and gate for a placed view cut by the image border)."""
         config = self.config
-        return dict(max_distance=config.gallery_max_distance, unplaced_max_distance=config.unplaced_max_distance,
-                    world_weight=config.world_weight,
-                    world_gate_metres=config.world_gate_metres if world_gates is None else world_gates)
+        gates = dict(max_distance=config.gallery_max_distance, unplaced_max_distance=config.unplaced_max_distance,
+                     world_weight=config.world_weight, world_gate_metres=config.world_gate_metres)
+        if detections is not None:
+            cut = np.array([d.truncated and d.world_position is not None for d in detections], dtype=bool)
+            gates["world_gate_metres"] = self._world_gates(detections)
+            if cut.any():
+                gates["max_distance"] = np.where(cut, config.truncated_max_distance, config.gallery_max_distance)
+                gates["world_weight"] = np.where(cut, config.truncated_world_weight, config.world_weight)
+        return gates
 
     def _new_track(self, track_id, detection, frame_index, confirmed):
         config = self.config
