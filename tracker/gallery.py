@@ -643,12 +643,10 @@ class LongTermGallery:
                     distances = self.appearance_distances(queries, searched)
                 appearance[np.ix_(with_feature, columns)] = distances
         appearance_known = np.isfinite(appearance)
-        if unplaced_max_distance is not None:
-            close_enough = appearance <= np.where(world_known, max_distance,
-                                                  np.minimum(max_distance, unplaced_max_distance))
-        else:
-            close_enough = appearance <= max_distance
-        allowed &= np.where(appearance_known, close_enough, world_known)
+        unplaced_gate = max_distance if unplaced_max_distance is None else np.minimum(max_distance,
+                                                                                       unplaced_max_distance)
+        allowed &= np.where(appearance_known, appearance <= np.where(world_known, max_distance, unplaced_gate),
+                            world_known)
         total = np.where(appearance_known, appearance, max_distance)
         total = total + world_weight * np.where(world_known, world, 0.0)
         cost[allowed] = total[allowed]

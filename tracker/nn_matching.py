@@ -85,13 +85,11 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     cost_matrix = np.full((len(track_indices), len(detection_indices)), INFTY_COST)
     if not cost_matrix.size:
         return cost_matrix
-    stacked_features = features
-    if stacked_features is not None:
-        features = None
+    if features is not None:
         with_feature = np.ones(len(detection_indices), dtype=bool)
     else:
-        features = [detections[i].feature for i in detection_indices]
-        with_feature = np.array([feature is not None for feature in features])
+        found = [detections[i].feature for i in detection_indices]
+        with_feature = np.array([feature is not None for feature in found])
     store, store_rows = shared_store([tracks[k] for k in track_indices])
     if store is not None:
         banks = None
@@ -106,28 +104,24 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     rows = np.flatnonzero(counts)
     if not len(rows):
         return cost_matrix
+    # one query row per detection (a zero vector for one without feature)
+    if features is not None:
+        queries = np.asarray(features, dtype=np.float32)[detection_indices]
+    else:
+        zero = np.zeros(len(found[np.argmax(with_feature)]), dtype=np.float32)
+        queries = np.array([zero if feature is None else feature for feature in found], dtype=np.float32)
     if pairs is None:
         # store rows hold full rings whose unwritten entries repeat a stored feature: no padding needed
         stacked = store.feature_ring[store_rows[rows]] if banks is None else stack_banks([banks[r] for r in rows])
         columns = np.flatnonzero(with_feature)
-        if stacked_features is not None:
-            queries = stacked_features[detection_indices]
-        else:
-            queries = np.array([features[c] for c in columns], dtype=np.float32)
         # R x C x K: the max over each bank then runs over contiguous memory
-        best = np.matmul(queries, stacked.transpose(0, 2, 1)).max(axis=2)      # RxC
+        best = np.matmul(queries[columns], stacked.transpose(0, 2, 1)).max(axis=2)      # RxC
         cost_matrix[np.ix_(rows, columns)] = np.maximum(0.0, 1.0 - best)
         return cost_matrix
     # each bank only against its own candidate queries, padded to the largest number m of candidates
     # (padding queries are zero vectors, one extra row after the detections')
-    if stacked_features is not None:
-        queries = np.zeros((len(detection_indices) + 1, stacked_features.shape[1]), dtype=np.float32)
-        queries[:-1] = stacked_features[detection_indices]
-    else:
-        zero = np.zeros(len(features[np.argmax(with_feature)]), dtype=np.float32)
-        queries = np.array([zero if feature is None else feature for feature in features] + [zero],
-                           dtype=np.float32)
     padding = len(detection_indices)
+    queries = np.concatenate([queries, np.zeros((1, queries.shape[1]), dtype=np.float32)])
     counts = counts[rows]
     pair_rows, pair_columns = np.nonzero(wanted[rows])                          # sorted by row
     slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)

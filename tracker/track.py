@@ -282,9 +282,7 @@ def update_tracks(tracks, detections, frame_index, boxes=None, features=None, po
             store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
     if positions is not None:
         placed = np.isfinite(positions).all(axis=1)
-        if placed.all():
-            store.add_positions(rows, positions)
-        elif placed.any():
+        if placed.any():
             store.add_positions(rows[placed], positions[placed])
     else:
         placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
@@ -371,8 +369,7 @@ def world_positions_of(tracks):
     store, rows = shared_store(tracks)
     if store is not None:
         return store.medians(rows)
-    positions = [track.world_position for track in tracks]
-    return np.array([_UNKNOWN_POSITION if p is None else p for p in positions], dtype=np.float64).reshape(-1, 3)
+    return stack_points([track.world_position for track in tracks])
 
 
 def world_distances(tracks, detections):
@@ -393,8 +390,12 @@ def world_distances(tracks, detections):
 
 def world_points(detections):
     """The detections' world positions, Nx3 metres; NaN rows where unknown."""
-    return np.array([_UNKNOWN_POSITION if d.world_position is None else d.world_position for d in detections],
-                    dtype=np.float64).reshape(-1, 3)
+    return stack_points([d.world_position for d in detections])
+
+
+def stack_points(positions):
+    """World positions ((3,) arrays or None) as one Nx3 float64 array, metres; NaN rows for None."""
+    return np.array([_UNKNOWN_POSITION if p is None else p for p in positions], dtype=np.float64).reshape(-1, 3)
 
 
 def world_distances_to(tracks, positions):

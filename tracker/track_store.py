@@ -278,13 +278,7 @@ class TrackStore:
         values = np.asarray(position, dtype=np.float64).reshape(-1)
         if values.size != 3:
             raise ValueError(f"point has {values.size} values, expected 3")
-        if not self.world_history:
-            return
-        slot = self._position_next[row]                # add_positions for one row, without the batching
-        self._position_ring[row, slot] = values
-        self._position_next[row] = (slot + 1) % self.world_history
-        self.position_count[row] = min(self.position_count[row] + 1, self.world_history)
-        self._median_stale[row] = True
+        self.add_positions(np.array([row]), values[None])
 
     def median(self, row):
         """Per-coordinate median of a row's stored positions, (3,) metres (a copy), or None when none."""

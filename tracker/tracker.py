@@ -20,13 +20,11 @@ from . import iou_matching, linear_assignment, nn_matching
 from .detection import check_detections, invalid_reason, normalized, normalized_rows, sanitize
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
-from .track import Track, TrackState, predict_tracks, update_tracks, world_distances_to, world_points
+from .track import Track, TrackState, predict_tracks, stack_points, update_tracks, world_distances_to, world_points
 from .track_store import TrackStore
 from .world import world_position
 
 log = logging.getLogger("tracker")
-
-_UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
 
 def embed_detections(embedder, rgb, detections):
@@ -644,12 +642,11 @@ class Tracker:
             single = [t for t in recording if len(t.pending_observations) == 1
                       and type(t.pending_observations[0][1]) is np.ndarray
                       and t.pending_observations[0][1].shape == (dim,)]
-            if len(single) == len(recording) or len(single) > 8:
+            if single:
                 observations = [t.pending_observations[0] for t in single]
                 self.gallery.add_many([t.track_id for t in single], [t.label for t in single],
                                       np.array([o[1] for o in observations], dtype=np.float32),
-                                      np.array([_UNKNOWN_POSITION if o[2] is None else o[2] for o in observations],
-                                               dtype=np.float64).reshape(-1, 3),
+                                      stack_points([o[2] for o in observations]),
                                       np.array([o[0] for o in observations], dtype=np.int64))
                 for track in single:
                     track.pending_observations = []
