@@ -8,6 +8,7 @@ one-by-one writes.
 """
 import copy
 import logging
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -133,9 +134,31 @@ def test_tracks_that_left_the_tracker_keep_their_features_and_positions():
         np.testing.assert_array_equal(track.features.features, features)
         np.testing.assert_array_equal(track.world_positions, positions)
         np.testing.assert_array_equal(track.world_position, position)
-        assert track._store is not tracker._store
+    # the gone tracks' rows went to later tracks: the ones still held here were copied out first
+    assert any(track._store is not tracker._store for track, *_ in gone)
 
 
+def test_a_released_row_is_copied_out_only_when_reused_while_its_track_is_still_held():
+    rng = np.random.default_rng(4)
+    store = TrackStore(feature_budget=4, world_history=3)
+    detection = lambda x: Detection([x, 0, 10, 10], feature=unit_rows(rng, 1)[0], world_position=[x, 1.0, 2.0])  # noqa: E731
+    held, dropped = Track(1, detection(0.0), 0, store=store), Track(2, detection(5.0), 0, store=store)
+    features, position = held.features.features.copy(), held.world_position
+    held_row, dropped_row = held._row, dropped._row
+    held.release()
+    dropped_ref = weakref.ref(dropped)
+    dropped.release()
+    del dropped
+    assert dropped_ref() is None
+    assert held._store is store                                    # nothing copied at release
+    newcomers = [Track(3 + k, detection(20.0 + k), 1, store=store) for k in range(2)]
+    assert {t._row for t in newcomers} == {held_row, dropped_row}    # both rows reused
+    assert held._store is not store and held._row == 0            # copied out just before its row was reused
+    np.testing.assert_array_equal(held.features.features, features)
+    np.testing.assert_array_equal(held.world_position, position)
+    assert not store._former_owners
+    held.detach()                                                  # detaching again is harmless
+    assert sorted(store._free) == []
 # ---------------------------------------------------------------------------- input checks
 def odd_detections(rng, dim=8):
     """Valid and invalid detections of every kind :func:`invalid_reason` and :func:`sanitize` know."""

@@ -34,6 +34,8 @@ SMALL_PRODUCT = 2 ** 24
 
 def _per_query(value, n_queries):
     """A gate given for all queries or one per query, as an (n_queries, 1) float64 column."""
+    if type(value) is float or type(value) is int:
+        return np.full((n_queries, 1), float(value))
     value = np.asarray(value, dtype=np.float64)
     if value.shape != (n_queries,):
         value = np.broadcast_to(value, (n_queries,))
@@ -591,16 +593,11 @@ class LongTermGallery:
         cost : ndarray, QxR float
         """
         n_queries = len(labels)
-        max_distance = _per_query(self.max_distance if max_distance is None else max_distance, n_queries)
-        world_gate_metres = _per_query(self.world_gate_metres if world_gate_metres is None else world_gate_metres,
-                                       n_queries)
-        world_weight = _per_query(self.world_weight if world_weight is None else world_weight, n_queries)
         labels = np.asarray(labels, dtype=np.int64).reshape(n_queries)
         if world_positions is None:
             world_positions = [None] * n_queries
-        excluded = np.zeros(self.size, dtype=bool)
-        row_of = self._row_of
-        excluded[[row for row in map(row_of.get, map(int, exclude_ids)) if row is not None]] = True
+        # the cheap gates first (class, exclusion, world distance): appearance only where a pair may
+        # still match, and nothing more when no pair can
         stored_labels = self._labels[:self.size]
         wanted_labels = set(labels.tolist())
         if len(wanted_labels) <= 8:
@@ -609,15 +606,22 @@ class LongTermGallery:
                 keep |= stored_labels == label
         else:
             keep = np.isin(stored_labels, labels)
-        keep &= ~excluded
+        row_of = self._row_of
+        excluded = [row for row in map(row_of.get, map(int, exclude_ids)) if row is not None]
+        if excluded:
+            keep[excluded] = False
         with_feature = [q for q in range(n_queries) if features[q] is not None]
         searchable = bool(with_feature) and self._bank is not None
-        candidates = np.arange(self.size)
         if searchable:
             queries = np.array([features[q] for q in with_feature], dtype=np.float32)
             queries /= np.sqrt(np.square(queries).sum(axis=1))[:, None]       # np.linalg.norm's sums
+        every_row = not searchable or self._faiss is None
+        if every_row:
+            rows = np.flatnonzero(keep)
+        else:
             candidates = self._candidate_rows(queries)
-        rows = candidates[keep[candidates]]
+            every_row = len(candidates) == self.size
+            rows = candidates[keep[candidates]]
         cost = np.full((n_queries, len(rows)), INFTY_COST)
         if not len(rows):
             return self._ids[rows].copy(), cost
@@ -628,15 +632,19 @@ class LongTermGallery:
         difference = positions[:, None, :] - self._fresh_positions(rows)[None, :, :]
         world = np.sqrt(np.square(difference).sum(axis=2))                  # np.linalg.norm's sums
         world_known = np.isfinite(world)
-        # the cheap gates first (class, world distance): appearance only where a pair may still match
         allowed = (labels[:, None] == self._labels[rows][None, :])
-        allowed &= ~world_known | (world <= world_gate_metres)
+        allowed &= ~world_known | (world <= _per_query(
+            self.world_gate_metres if world_gate_metres is None else world_gate_metres, n_queries))
+        if not allowed.any():
+            return self._ids[rows].copy(), cost
+        max_distance = _per_query(self.max_distance if max_distance is None else max_distance, n_queries)
+        world_weight = _per_query(self.world_weight if world_weight is None else world_weight, n_queries)
         appearance = np.full((n_queries, len(rows)), np.nan)
         if searchable:
-            columns = np.flatnonzero(allowed[with_feature].any(axis=0))
+            columns = np.flatnonzero((allowed if len(with_feature) == n_queries else allowed[with_feature]).any(axis=0))
             if len(columns):
                 searched = rows[columns]
-                if len(candidates) == self.size and 2 * len(searched) > self.size:
+                if every_row and 2 * len(searched) > self.size:
                     # most rows: all at once through a view of the bank, then keep the wanted columns
                     distances = self.appearance_distances(queries)[:, searched]
                 else:

@@ -98,9 +98,22 @@ class Track:
 
     def detach(self):
         """Move the track's features and world positions out of a shared store into a store of its own
-        (the tracker calls it when the track leaves the live set: its row goes to another track)."""
+        now, freeing its row there."""
         self._store, self._row = self._store.detach(self._row)
         self.features = FeatureBank(store=self._store, row=self._row)
+
+    def release(self):
+        """Give the track's row back to its store (the tracker calls it when the track leaves the live
+        set). The track keeps its data: the row is copied out to it when the store hands the row to
+        another track while this one is still referenced (:meth:`TrackStore.release`)."""
+        self._store.release(self._row, owner=self)
+
+    def _leave_store(self, store, row):
+        """The store is about to reuse ``row``: copy it into a store of the track's own, if the track
+        still reads it (not already detached)."""
+        if self._store is store and self._row == row:
+            self._store, self._row = store.copy_row(row)
+            self.features = FeatureBank(store=self._store, row=self._row)
 
     @property
     def kalman_filter(self):

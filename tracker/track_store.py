@@ -5,9 +5,12 @@ A tracker's per-frame bookkeeping (one Kalman prediction and correction, one new
 world position per matched track) is then a few array operations for all tracks, and the appearance
 search and the motion gate read every track in place, without stacking them frame after frame. A
 :class:`~tracker.track.Track` owns one row; :class:`~tracker.feature_bank.FeatureBank` is the view of
-a row's features. A track that leaves the tracker copies its row out (:meth:`TrackStore.detach`), so
-that it keeps its data when the row is given to another track.
+a row's features. A track that leaves the tracker gives its row back (:meth:`TrackStore.release`)
+and keeps its data: if the track is still referenced when the row is handed to another track, the
+row is first copied out to it (copy on reuse; a track nobody holds any more costs no copy).
 """
+import weakref
+
 import numpy as np
 
 from . import kalman_batch
@@ -67,8 +70,16 @@ class TrackStore:
         self.feature_ring = None
         self._feature_sum = None
         self._free = []
+        self._former_owners = {}           # freed row -> weak reference to the track that had it
         self._size = 0                     # rows ever handed out (high-water mark)
         self._allocate(max(int(capacity), 1))
+
+    def __getstate__(self):
+        """Picklable / deep-copyable state: the weak references to former owners are left out (a copy
+        hands out its free rows without copying them to anyone)."""
+        state = self.__dict__.copy()
+        state["_former_owners"] = {}
+        return state
 
     # ------------------------------------------------------------------ rows
     def _allocate(self, capacity):
@@ -106,9 +117,17 @@ class TrackStore:
                 getattr(self, name)[:len(array)] = array
 
     def acquire(self):
-        """An empty row for a new track: int."""
+        """An empty row for a new track: int.
+
+        A released row whose former owner is still referenced is first copied out to it
+        (:meth:`release`).
+        """
         if self._free:
             row = self._free.pop()
+            former = self._former_owners.pop(row, None)
+            owner = former() if former is not None else None
+            if owner is not None:
+                owner._leave_store(self, row)
         else:
             if self._size == self.capacity:
                 self._grow()
@@ -122,6 +141,21 @@ class TrackStore:
             self._feature_sum[row] = 0.0
         return row
 
+    def release(self, row, owner=None):
+        """Free a row for a later :meth:`acquire`, leaving its data in place.
+
+        Parameters
+        ----------
+        row : int
+        owner : object, optional
+            The row's holder (a :class:`~tracker.track.Track`), kept as a weak reference. If it is
+            still referenced when the row is handed out again, its ``_leave_store(store, row)`` is
+            called first, which copies the row out (:meth:`copy_row`).
+        """
+        self._free.append(row)
+        if owner is not None:
+            self._former_owners[row] = weakref.ref(owner)
+
     def detach(self, row):
         """Copy a row into a new one-row store and free the row here.
 
@@ -130,16 +164,29 @@ class TrackStore:
         (TrackStore, int)
             The new store and the row (0) that holds the data there.
         """
+        copied = self.copy_row(row)
+        self._former_owners.pop(row, None)
+        if row not in self._free:                         # (not released already)
+            self._free.append(row)
+        return copied
+
+    def copy_row(self, row):
+        """A new one-row store holding a copy of a row's data, and that row (0); the row stays here.
+
+        Returns
+        -------
+        (TrackStore, int)
+        """
         single = TrackStore.__new__(TrackStore)          # its arrays are the row's copies: nothing to allocate
         single.feature_budget, single.world_history = self.feature_budget, self.world_history
         single.feature_dim, single._free, single._size = self.feature_dim, [], 1
+        single._former_owners = {}
         single.feature_ring = single._feature_sum = None
         if self.feature_ring is not None:
             single.feature_ring = self.feature_ring[row:row + 1].copy()
             single._feature_sum = self._feature_sum[row:row + 1].copy()
         for name in _NAMES:
             setattr(single, name, getattr(self, name)[row:row + 1].copy())
-        self._free.append(row)
         return single, 0
 
     # ------------------------------------------------------------------ Kalman states

@@ -323,7 +323,7 @@ class Tracker:
                 if track.state == TrackState.Lost:
                     log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
                 if track._store is self._store:
-                    track.detach()          # it keeps its data; its row goes to a later track
+                    track.release()         # it keeps its data; its row goes to a later track
             self.tracks = [track for track in self.tracks if track.state not in gone]
         self._frame_arrays = None
         confirmed = TrackState.Confirmed
