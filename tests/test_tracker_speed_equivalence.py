@@ -375,6 +375,60 @@ def test_tracker_ids_match_the_per_track_reference_on_benchmark_frames(n_live, m
     assert fast[2] > 0 or n_live < 20           # identities came back from the gallery
 
 
+def gallery_arrays(gallery):
+    """Every array a gallery stores, with its identities' frame ranges."""
+    arrays = {name: value for name, value in vars(gallery).items() if isinstance(value, np.ndarray)}
+    return arrays, gallery._ranges, dict(gallery._row_of)
+
+
+@pytest.mark.parametrize("interval", [5, 16])
+def test_gallery_written_in_batches_of_frames_equals_written_every_frame(interval):
+    import copy
+
+    from benchmarks.speed import build_gallery, make_frames
+
+    gallery, _ = build_gallery(600, dim=32, bank_size=8)
+    frames = make_frames(30, 40, 2, 32, seed=interval)
+    for k, frame in enumerate(frames):        # a third of the objects leave for a while and come back
+        if 6 <= k < 20:
+            del frame[:10]
+        if k % 7 == 3:
+            frame[1].world_position = None
+
+    def run(write_interval):
+        config = TrackerConfig(gallery_bank_size=8, max_age=4, gallery_write_interval=write_interval)
+        tracker = Tracker(config, gallery=copy.deepcopy(gallery))
+        ids, waiting = [], []
+        for frame in copy.deepcopy(frames):
+            out = tracker.update(frame)
+            ids.append(sorted((t.track_id, tuple(np.round(t.to_tlwh(), 6))) for t in out))
+            waiting.append(len(tracker._unwritten))
+        return ids, tracker.reactivations, waiting, gallery_arrays(tracker.gallery)
+
+    every_frame, batched = run(1), run(interval)
+    assert batched[:2] == every_frame[:2] and every_frame[1] > 0         # same IDs, identities came back
+    assert max(every_frame[2]) == 0 and max(batched[2]) > 0              # the batched run did wait
+    (arrays, ranges, rows), (reference, reference_ranges, reference_rows) = batched[3], every_frame[3]
+    assert ranges == reference_ranges and rows == reference_rows and arrays.keys() == reference.keys()
+    for name in arrays:
+        np.testing.assert_array_equal(arrays[name], reference[name], err_msg=name)
+
+
+def test_reading_the_gallery_gives_every_observation_so_far():
+    rng = np.random.default_rng(11)
+    tracker = Tracker(TrackerConfig(n_init=2, gallery_write_interval=50))
+    looks = unit_rows(rng, 3, 16)
+    for frame in range(7):
+        tracker.update([Detection([60.0 * k, 40, 30, 50], label=5, feature=looks[k], world_position=[k, 0.0, 1.0])
+                        for k in range(3)])
+        assert tracker._unwritten or frame < 1                          # waiting for the batch
+        assert sorted(tracker.gallery.ids.tolist()) == ([] if frame < 1 else [1, 2, 3])
+        assert not tracker._unwritten                                    # reading wrote them
+        if frame >= 1:
+            assert tracker.gallery.frames(1) == [(0, frame)]
+            assert len(tracker.gallery.features(2)) == frame + 1
+
+
 def test_store_kalman_start_is_the_filterpy_start_for_one_row_and_many():
     from tracker.track_store import TrackStore
     rng = np.random.default_rng(5)

@@ -295,3 +295,42 @@ def test_add_many_of_distinct_identities_equals_adding_one_by_one():
             and one.entry(track_id).n_observations == many.entry(track_id).n_observations)
         np.testing.assert_array_equal(one.world_position(track_id), many.world_position(track_id))
         np.testing.assert_array_equal(one.features(track_id), many.features(track_id))
+
+
+def assert_same_gallery_state(one, other):
+    """Every stored array of two galleries, bit for bit (features, rings, sums, means, ranges)."""
+    assert one.size == other.size and one._row_of == other._row_of and one._ranges == other._ranges
+    for name, value in vars(one).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, getattr(other, name), err_msg=name)
+
+
+def test_add_many_of_several_frames_per_identity_equals_adding_one_by_one(monkeypatch):
+    rng = np.random.default_rng(8)
+    one, many = (LongTermGallery(bank_size=3, position_history=4, max_frame_ranges=3) for _ in range(2))
+    first = unit_rows(rng, 1)[0]
+    for gallery in (one, many):                 # known identities, one of them without any frame yet
+        for track_id in range(1, 6):
+            gallery.add(track_id, 4, frame_index=None if track_id == 5 else 0)
+        gallery.add(1, 4, first, [1.0, 1, 1], 1)
+    frames = {1: [2, 3, 4, 5, 6, 7, 8], 2: [1, 2, 3], 3: [4, 5, 9, 10], 4: [2, 1, 3], 5: [7, 8]}   # gaps, back
+    entries = [(track_id, frame) for track_id, seen in frames.items() for frame in seen]
+    entries = [entries[k] for k in rng.permutation(len(entries))]
+    entries.sort(key=lambda entry: frames[entry[0]].index(entry[1]))   # per identity in its own order
+    ids = np.array([track_id for track_id, _ in entries])
+    features = unit_rows(rng, len(entries))
+    positions = rng.uniform(0, 3, (len(entries), 3))
+    positions[3, 1] = np.nan                                              # not recorded
+    frame_indices = np.array([frame for _, frame in entries], dtype=np.int64)
+    for k, track_id in enumerate(ids.tolist()):
+        position = positions[k] if np.isfinite(positions[k]).all() else None
+        one.add(track_id, 4, features[k], position, int(frame_indices[k]))
+    grouped = []
+    write = LongTermGallery._add_observation_arrays
+    monkeypatch.setattr(LongTermGallery, "_add_observation_arrays",
+                        lambda self, *args: grouped.append(len(args[0])) or write(self, *args))
+    many.add_many(ids.tolist(), [4] * len(ids), features, positions, frame_indices)
+    assert grouped == [len(ids)]                                          # written as arrays, at once
+    assert_same_gallery_state(one, many)
+    assert many.frames(1) == [(0, 8)] and many.frames(3) == [(0, 0), (4, 5), (9, 10)]
+    assert len(many.features(1)) == 3

@@ -280,29 +280,30 @@ class LongTermGallery:
 
         Notes
         -----
-        Observations of distinct known identities given as arrays (the tracker's case: one
-        observation per confirmed track and frame) are written in a few array operations; otherwise
+        Observations given as arrays (the tracker's case: a batch of frames of its confirmed tracks,
+        several observations per identity) are written in a few array operations; otherwise
         observations of distinct identities with a feature are written in one vectorised step and
         the rest go through :meth:`add` in order.
         """
-        row_of = self._row_of
-        rows = [row_of.get(track_id) for track_id in track_ids]
+        n = len(track_ids)
         dim = self.feature_dim
-        if (None not in rows and dim is not None and len(set(rows)) == len(rows)
-                and type(features) is np.ndarray and features.shape == (len(rows), dim)):
-            # the tracker's case: one observation with a feature per known identity, all in one step
-            rows = np.array(rows, dtype=np.int64)
-            self._add_features(rows, features.astype(np.float32, copy=False))
-            if type(world_positions) is np.ndarray and world_positions.shape == (len(rows), 3):
-                self._add_position_array(rows, world_positions.astype(np.float64, copy=False))
+        if (dim is not None and type(features) is np.ndarray and features.shape == (n, dim)
+                and type(world_positions) is np.ndarray and world_positions.shape == (n, 3)
+                and type(frame_indices) is np.ndarray and frame_indices.shape == (n,)
+                and frame_indices.dtype.kind in "iu"):
+            # every field an array (the tracker's case): a few array operations for all observations
+            rows, distinct = self._rows_of_ids(track_ids, labels)
+            features = features.astype(np.float32, copy=False)
+            positions = world_positions.astype(np.float64, copy=False)
+            frame_indices = frame_indices.astype(np.int64, copy=False)
+            if distinct == n:
+                self._add_features(rows, features)
+                self._add_position_array(rows, positions)
+                self._add_frame_array(rows, frame_indices)
             else:
-                self._add_positions(rows, world_positions)
-            if type(frame_indices) is np.ndarray and frame_indices.shape == (len(rows),) \
-                    and frame_indices.dtype.kind in "iu":
-                self._add_frame_array(rows, frame_indices.astype(np.int64, copy=False))
-            else:
-                self._add_frames(rows, frame_indices)
+                self._add_observation_arrays(rows, features, positions, frame_indices)
             return
+        row_of = self._row_of
         if type(features) is np.ndarray:
             features = list(features)
         if type(world_positions) is np.ndarray:
@@ -338,6 +339,100 @@ class LongTermGallery:
                 self._add_position(row, np.asarray(position, dtype=np.float64).reshape(3))
             if frame_index is not None:
                 self._add_frame(row, int(frame_index))
+
+    def _rows_of_ids(self, track_ids, labels):
+        """Storage rows of identities, (N,) int64, creating the new ones in the order they first come
+        (as :meth:`add` one after the other would); also returns the number of distinct identities."""
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        rows = np.empty(len(distinct), dtype=np.int64)
+        row_of = self._row_of
+        for j in np.argsort(first).tolist():
+            track_id = int(distinct[j])
+            row = row_of.get(track_id)
+            rows[j] = row if row is not None else self._row(track_id, int(labels[int(first[j])]))
+        return rows[inverse.reshape(-1)], len(distinct)
+
+    def _add_observation_arrays(self, rows, features, positions, frame_indices):
+        """Observations of known rows, several per row allowed, as :meth:`add` one after the other in
+        the order given would record them.
+
+        Parameters
+        ----------
+        rows : ndarray, (N,) int64
+        features : ndarray, NxD float32
+        positions : ndarray, Nx3 float64
+            Metres; rows with a non-finite value are not recorded (as :meth:`_add_position`).
+        frame_indices : ndarray, (N,) int64
+        """
+        order = np.argsort(rows, kind="stable")          # grouped by row, in the order given within a row
+        rows, features, positions, frame_indices = rows[order], features[order], positions[order], frame_indices[order]
+        self._add_grouped_features(rows, features)
+        finite = np.isfinite(positions).all(axis=1)
+        if finite.any():
+            self._add_grouped_positions(rows[finite], positions[finite])
+        self._add_grouped_frames(rows, frame_indices)
+
+    @staticmethod
+    def _groups(rows):
+        """For rows sorted into groups: the distinct rows, each group's size, and each entry's rank in
+        its group (0 for the first)."""
+        distinct, first, counts = np.unique(rows, return_index=True, return_counts=True)
+        return distinct, counts, np.arange(len(rows)) - np.repeat(first, counts)
+
+    def _add_grouped_features(self, rows, values):
+        """:meth:`_add_feature` for each entry, rows sorted into groups (order kept within a group)."""
+        distinct, counts, rank = self._groups(rows)
+        size = self.bank_size
+        kept = rank >= np.repeat(counts, counts) - size              # only the last ``size`` stay in a ring
+        slots = (np.repeat(self._bank_next[distinct], counts) + rank) % size
+        self._bank[rows[kept], slots[kept]] = values[kept]
+        self._bank_next[distinct] = (self._bank_next[distinct] + counts) % size
+        self._bank_count[distinct] = np.minimum(self._bank_count[distinct] + counts, size)
+        starts = np.cumsum(counts) - counts
+        for step in range(int(counts.max())):                        # one after the other, as += would
+            taking = counts > step
+            self._mean_sum[distinct[taking]] += values[starts[taking] + step]
+        self._mean_count[distinct] += counts
+        sums = self._mean_sum[distinct]
+        norms = np.sqrt(np.square(sums).sum(axis=1, keepdims=True))        # np.linalg.norm's sums
+        positive = norms[:, 0] > 0
+        self._means[distinct[positive]] = sums[positive] / norms[positive]
+        self._faiss_dirty = True
+
+    def _add_grouped_positions(self, rows, positions):
+        """:meth:`_add_position` for finite positions, rows sorted into groups."""
+        distinct, counts, rank = self._groups(rows)
+        size = self.position_history
+        kept = rank >= np.repeat(counts, counts) - size
+        slots = (np.repeat(self._position_next[distinct], counts) + rank) % size
+        self._position_ring[rows[kept], slots[kept]] = positions[kept]
+        self._position_next[distinct] = (self._position_next[distinct] + counts) % size
+        self._position_count[distinct] = np.minimum(self._position_count[distinct] + counts, size)
+        self._positions_stale[distinct] = True
+
+    def _add_grouped_frames(self, rows, frame_indices):
+        """:meth:`_add_frame` for each entry, rows sorted into groups. A group whose frames all extend
+        its latest range one after the other (the tracker's case: consecutive frames) is written at
+        once; any other group goes through :meth:`_add_frame` entry by entry."""
+        distinct, counts, rank = self._groups(rows)
+        group = np.repeat(np.arange(len(distinct)), counts)
+        latest = self._latest_range[distinct]
+        # the frame each entry must extend: the latest range's end for the first entry of a group, the
+        # previous entry's frame for the others (frames that never go back make that the range's end)
+        previous = np.where(rank == 0, latest[group, 1], np.concatenate([[0], frame_indices[:-1]]))
+        extends = (self._has_range[distinct][group] & (latest[group, 0] <= frame_indices)
+                   & (frame_indices <= previous + 1) & (frame_indices >= np.where(rank == 0, latest[group, 0], previous)))
+        simple = np.ones(len(distinct), dtype=bool)
+        np.logical_and.at(simple, group, extends)
+        if simple.any():
+            ends = np.maximum.reduceat(frame_indices, np.cumsum(counts) - counts)
+            chosen = distinct[simple]
+            self._latest_range[chosen, 1] = np.maximum(latest[simple, 1], ends[simple])
+            self._n_observations[chosen] += counts[simple]
+        if not simple.all():
+            for entry in np.flatnonzero(~simple[group]).tolist():
+                self._add_frame(int(rows[entry]), int(frame_indices[entry]))
 
     def _add_features(self, batch, values):
         """:meth:`_add_feature` for distinct rows at once: ``batch`` (N,) int64, ``values`` NxD float32."""

@@ -109,6 +109,10 @@ class TrackerConfig:
         live tracks' ``nn_budget``, is used).
     gallery_max_frame_ranges : int
         Bound on the frame ranges stored per identity.
+    gallery_write_interval : int
+        Frames whose observations of live tracks are written to the gallery at once (in the order
+        seen, as if written frame by frame). Searches never look at live identities, so this changes
+        no result; reading :attr:`Tracker.gallery` and a track leaving the live set write at once.
     gallery_index : {"exact", "faiss"}
     min_score : float
         Detections scoring lower are ignored.
@@ -142,6 +146,7 @@ class TrackerConfig:
     world_history: int = 30
     gallery_bank_size: int = 100
     gallery_max_frame_ranges: int = 64
+    gallery_write_interval: int = 16
     gallery_index: str = "exact"
     min_score: float = 0.0
     ignored_labels: FrozenSet[int] = field(default_factory=lambda: frozenset(STRUCTURE_LABELS))
@@ -248,7 +253,8 @@ class Tracker:
     tracks : list of Track
         Live tracks (tentative and confirmed).
     gallery : LongTermGallery
-        Every confirmed identity, live or lost.
+        Every confirmed identity, live or lost, with every observation so far (reading it writes the
+        observations of live tracks still waiting for ``config.gallery_write_interval``).
     frame_index : int or None
         Index of the latest frame processed.
     reactivations : int
@@ -258,17 +264,52 @@ class Tracker:
     def __init__(self, config=None, embedder=None, gallery=None):
         self.config = config if config is not None else TrackerConfig()
         self.embedder = embedder
-        self.gallery = gallery if gallery is not None else self.config.make_gallery()
+        self._gallery = gallery if gallery is not None else self.config.make_gallery()
+        self._unwritten = []               # (track ID, label, observations) of live tracks, in order
+        self._unwritten_ids = set()
+        self._unwritten_frames = 0
+        self._matched = None
         self.tracks = []
         self._store = TrackStore(self.config.nn_budget, self.config.world_history)
         self.frame_index = None
         self._frames_seen = 0
-        self._next_id = self.gallery.max_id + 1
+        self._next_id = self._gallery.max_id + 1
         self.reactivations = 0
-        self.feature_dim = self.gallery.feature_dim
+        self.feature_dim = self._gallery.feature_dim
         self._frame_arrays = None
 
     # ------------------------------------------------------------------ public
+    @property
+    def gallery(self):
+        """The long-term gallery (:class:`LongTermGallery`), with every observation written."""
+        self.write_gallery()
+        return self._gallery
+
+    @gallery.setter
+    def gallery(self, gallery):
+        self.write_gallery()
+        self._gallery = gallery
+
+    def write_gallery(self):
+        """Write the observations of live tracks still waiting to the gallery (one batched write)."""
+        unwritten = self._unwritten
+        self._unwritten_frames = 0
+        if not unwritten:
+            return
+        self._unwritten, self._unwritten_ids = [], set()
+        if all(type(block[2]) is np.ndarray for block in unwritten):
+            # the usual case: blocks of arrays, several observations per identity
+            self._gallery.add_many(*(np.concatenate([block[field] for block in unwritten]) for field in range(5)))
+            return
+        ids, labels, features, positions, frames = [], [], [], [], []
+        for block in unwritten:
+            ids += list(block[0])
+            labels += list(block[1])
+            features += list(block[2])
+            positions += list(block[3])
+            frames += list(block[4])
+        self._gallery.add_many(ids, labels, features, positions, frames)
+
     def update(self, detections, frame=None):
         """Process one frame.
 
@@ -301,9 +342,12 @@ class Tracker:
 
         predict_tracks(self.tracks)
         matches, unmatched_tracks, unmatched_detections = self._match(detections)
+        self._matched = None
         if matches:
             chosen = np.array([i for _, i in matches], dtype=np.intp)
-            update_tracks([self.tracks[k] for k, _ in matches], [detections[i] for i in chosen.tolist()],
+            matched = [self.tracks[k] for k, _ in matches]
+            self._matched = (matched, chosen)
+            update_tracks(matched, [detections[i] for i in chosen.tolist()],
                           frame_index, boxes=arrays.boxes[chosen],
                           features=None if arrays.features is None else arrays.features[chosen],
                           positions=arrays.positions[chosen])
@@ -319,6 +363,8 @@ class Tracker:
         gone = (TrackState.Lost, TrackState.Deleted)
         leaving = [track for track in self.tracks if track.state in gone]
         if leaving:
+            if self._unwritten and any(track.track_id in self._unwritten_ids for track in leaving):
+                self.write_gallery()         # a lost identity is searched from the next frame on
             for track in leaving:
                 if track.state == TrackState.Lost:
                     log.debug("track %d lost after %d frames unseen", track.track_id, track.time_since_update)
@@ -326,6 +372,8 @@ class Tracker:
                     track.release()         # it keeps its data; its row goes to a later track
             self.tracks = [track for track in self.tracks if track.state not in gone]
         self._frame_arrays = None
+        if self._unwritten_frames >= self.config.gallery_write_interval:
+            self.write_gallery()
         confirmed = TrackState.Confirmed
         return [t for t in self.tracks if t.state == confirmed and t.time_since_update == 0]
 
@@ -556,15 +604,15 @@ class Tracker:
         if not detection_indices:
             return
         found = [None] * len(detection_indices)
-        if self.config.use_gallery and len(self.gallery):
+        if self.config.use_gallery and len(self._gallery):
             candidates = [detections[i] for i in detection_indices]
-            found = self.gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
+            found = self._gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
                                         [d.world_position for d in candidates], exclude_ids=self._live_ids(),
                                         **self._gallery_gates(candidates))
         for detection_index, match in zip(detection_indices, found):
             detection = detections[detection_index]
             if match is None:
-                while self._next_id in self.gallery:     # IDs added to a shared gallery meanwhile
+                while self._next_id in self._gallery:     # IDs added to a shared gallery meanwhile
                     self._next_id += 1
                 self.tracks.append(self._new_track(self._next_id, detection, frame_index, confirmed=False))
                 self._next_id += 1
@@ -610,55 +658,65 @@ class Tracker:
     def _revive(self, track_id, detection, frame_index):
         """A confirmed track for a lost identity, seeded with its gallery features and position."""
         track = self._new_track(track_id, detection, frame_index, confirmed=True)
-        position = self.gallery.world_position(track_id) if detection.world_position is None else None
-        track.remember(self.gallery.features(track_id), position)
+        position = self._gallery.world_position(track_id) if detection.world_position is None else None
+        track.remember(self._gallery.features(track_id), position)
         return track
 
     def _adopt_gallery_ids_on_confirmation(self):
         """A track confirmed this frame whose ID is new may be a lost identity seen at first from an
         unrecognisable view: compare its accumulated observations with the gallery once more."""
-        fresh = [t for t in self.tracks if t.is_confirmed() and t.pending_observations
-                 and t.track_id not in self.gallery]
-        if not fresh or not len(self.gallery) or not self.config.use_gallery:
+        gallery, unwritten = self._gallery, self._unwritten_ids
+        confirmed = TrackState.Confirmed
+        fresh = [t for t in self.tracks if t.state == confirmed and t.pending_observations
+                 and t.track_id not in unwritten and t.track_id not in gallery]
+        if not fresh or not len(gallery) or not self.config.use_gallery:
             return
         features = [t.features.mean() for t in fresh]
-        found = self.gallery.assign(features, [t.label for t in fresh], [t.world_position for t in fresh],
-                                    exclude_ids=self._live_ids(), **self._gallery_gates())
+        found = gallery.assign(features, [t.label for t in fresh], [t.world_position for t in fresh],
+                               exclude_ids=self._live_ids(), **self._gallery_gates())
         for track, match in zip(fresh, found):
             if match is not None:
                 log.debug("track %d is identity %d, back from the gallery", track.track_id, match[0])
                 track.track_id = match[0]
-                track.remember(self.gallery.features(match[0]))
+                track.remember(gallery.features(match[0]))
                 self.reactivations += 1
 
     def _record_in_gallery(self):
-        """Copy the new observations of confirmed tracks into the gallery (one batched write)."""
-        recording = [t for t in self.tracks if t.pending_observations and t.state == TrackState.Confirmed]
-        if not recording:
-            return
-        dim = self.gallery.feature_dim
-        if dim is not None:
-            # the usual frame: one observation per track, with a feature; written as arrays
-            single = [t for t in recording if len(t.pending_observations) == 1
-                      and type(t.pending_observations[0][1]) is np.ndarray
-                      and t.pending_observations[0][1].shape == (dim,)]
-            if single:
-                observations = [t.pending_observations[0] for t in single]
-                self.gallery.add_many([t.track_id for t in single], [t.label for t in single],
-                                      np.array([o[1] for o in observations], dtype=np.float32),
-                                      stack_points([o[2] for o in observations]),
-                                      np.array([o[0] for o in observations], dtype=np.int64))
-                for track in single:
-                    track.pending_observations = []
-                recording = [t for t in recording if t.pending_observations]
-                if not recording:
-                    return
-        observations, ids, labels = [], [], []
-        for track in recording:
+        """Queue the new observations of confirmed tracks for the gallery (written every
+        ``gallery_write_interval`` frames by :meth:`write_gallery`, in the order seen).
+
+        The usual observation, a confirmed track's detection of this frame, is queued from the frame's
+        stacked arrays; the others (a track confirmed this frame with its earlier observations, a
+        track brought back) one by one.
+        """
+        confirmed = TrackState.Confirmed
+        unwritten, unwritten_ids = self._unwritten, self._unwritten_ids
+        arrays, matched = self._frame_arrays, self._matched
+        if matched is not None and arrays is not None and arrays.features is not None:
+            tracks, chosen = matched
+            block = [k for k, t in enumerate(tracks) if t.state == confirmed and len(t.pending_observations) == 1]
+            if block:
+                ids = [tracks[k].track_id for k in block]
+                rows = chosen[block]
+                unwritten.append((np.array(ids, dtype=np.int64), np.array([tracks[k].label for k in block]),
+                                  arrays.features[rows], arrays.positions[rows],
+                                  np.full(len(block), self.frame_index, dtype=np.int64)))
+                unwritten_ids.update(ids)
+                for k in block:
+                    tracks[k].pending_observations = []
+        dim = self.feature_dim
+        for track in self.tracks:
             pending = track.pending_observations
-            observations += pending
-            ids += [track.track_id] * len(pending)
-            labels += [track.label] * len(pending)
-            track.pending_observations = []
-        self.gallery.add_many(ids, labels, [o[1] for o in observations], [o[2] for o in observations],
-                              [o[0] for o in observations])
+            if pending and track.state == confirmed:
+                count = len(pending)
+                features = [o[1] for o in pending]
+                if all(type(f) is np.ndarray and f.shape == (dim,) for f in features):
+                    unwritten.append((np.full(count, track.track_id, dtype=np.int64), np.full(count, track.label),
+                                      np.array(features, dtype=np.float32), stack_points([o[2] for o in pending]),
+                                      np.array([o[0] for o in pending], dtype=np.int64)))
+                else:
+                    unwritten.append(([track.track_id] * count, [track.label] * count, features,
+                                      [o[2] for o in pending], [o[0] for o in pending]))
+                unwritten_ids.add(track.track_id)
+                track.pending_observations = []
+        self._unwritten_frames += 1
