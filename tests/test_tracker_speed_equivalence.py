@@ -444,3 +444,33 @@ def test_store_kalman_start_is_the_filterpy_start_for_one_row_and_many():
         np.testing.assert_array_equal(store.kalman_covariance[row], reference.covariance)
     detached, row = store.detach(int(rows[4]))
     np.testing.assert_array_equal(detached.kalman_covariance[row], KalmanFilter(boxes[4]).covariance)
+
+
+def test_diagonal_shortcuts_give_lapacks_bits_and_other_matrices_go_to_lapack():
+    rng = np.random.default_rng(2)
+    count = 300
+    boxes = np.column_stack([rng.uniform(0, 600, count), rng.uniform(0, 400, count), rng.uniform(0.2, 3, count),
+                             rng.uniform(5, 300, count)])
+    mean, covariance = kalman_batch.initiate(boxes)
+    for _ in range(4):
+        mean, covariance = kalman_batch.predict(mean, covariance)
+        mean, covariance = kalman_batch.update(mean, covariance, boxes + rng.normal(0, 3, (count, 4)))
+    projected_mean, projected = kalman_batch.project(mean, covariance)
+    assert not np.any(projected - np.eye(4) * projected)                  # the filters' covariances are diagonal
+    np.testing.assert_array_equal(kalman_batch.inverse(projected), np.linalg.inv(projected))
+    measurements = boxes[:30] + rng.normal(0, 10, (30, 4))
+    for only_position in (False, True):
+        size = 2 if only_position else 4
+        lower = np.linalg.cholesky(projected[:, :size, :size])
+        difference = measurements[:, :size].T[None] - projected_mean[:, :size, None]
+        z = np.matmul(np.linalg.inv(lower), difference)
+        np.testing.assert_array_equal(kalman_batch.gating_distance(mean, covariance, measurements,
+                                                                   only_position=only_position),
+                                      np.sum(z * z, axis=1))
+    full = rng.standard_normal((5, 4, 4)) + 4 * np.eye(4)                 # not diagonal: LAPACK itself
+    np.testing.assert_array_equal(kalman_batch.inverse(full), np.linalg.inv(full))
+    coupled = covariance.copy()
+    coupled[:, 0, 1] = coupled[:, 1, 0] = 0.3 * np.sqrt(coupled[:, 0, 0] * coupled[:, 1, 1])   # x-y coupled
+    pm, pc = kalman_batch.project(mean, coupled)
+    z = np.matmul(np.linalg.inv(np.linalg.cholesky(pc)), measurements.T[None] - pm[:, :, None])
+    np.testing.assert_allclose(kalman_batch.gating_distance(mean, coupled, measurements), np.sum(z * z, axis=1))
