@@ -474,3 +474,35 @@ def test_diagonal_shortcuts_give_lapacks_bits_and_other_matrices_go_to_lapack():
     pm, pc = kalman_batch.project(mean, coupled)
     z = np.matmul(np.linalg.inv(np.linalg.cholesky(pc)), measurements.T[None] - pm[:, :, None])
     np.testing.assert_allclose(kalman_batch.gating_distance(mean, coupled, measurements), np.sum(z * z, axis=1))
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_tracks_started_at_once_equal_tracks_started_one_by_one(stacked):
+    from tracker.track import start_tracks
+    from tracker.track_store import TrackStore
+    rng = np.random.default_rng(12)
+    detections = [Detection([rng.uniform(0, 500), rng.uniform(0, 300), rng.uniform(5, 80), rng.uniform(5, 80)],
+                            score=0.8, label=int(rng.integers(3, 9)), feature=unit_rows(rng, 1)[0],
+                            world_position=None if k % 3 == 1 else rng.uniform(0, 4, 3)) for k in range(7)]
+    one_store, many_store = TrackStore(4, 3), TrackStore(4, 3)
+    for store in (one_store, many_store):                     # some rows in use, one freed
+        for k in range(3):
+            Track(100 + k, detections[k], 0, store=store)
+        store.release(1)
+    ids = [7, 8, 9, 12, 13, 14, 15]
+    one = [Track(i, d, 5, n_init=2, max_age=9, store=one_store) for i, d in zip(ids, detections)]
+    arrays = {}
+    if stacked:
+        arrays = dict(boxes=np.array([d.tlwh for d in detections]), features=np.array([d.feature for d in detections]),
+                      positions=np.array([np.full(3, np.nan) if d.world_position is None else d.world_position
+                                          for d in detections]))
+    many = start_tracks(ids, detections, 5, many_store, n_init=2, max_age=9, **arrays)
+    for a, b in zip(one, many):
+        assert vars(a).keys() == vars(b).keys()
+        for name in ("track_id", "label", "score", "state", "hits", "age", "time_since_update", "first_frame",
+                     "last_frame", "n_init", "max_age", "_row", "last_detection"):
+            assert getattr(a, name) == getattr(b, name), name
+        assert len(a.pending_observations) == len(b.pending_observations) == 1
+    for name in ("kalman_mean", "kalman_covariance", "feature_ring", "_feature_sum", "feature_count", "_position_ring",
+                 "position_count", "_position_next", "_feature_next"):
+        np.testing.assert_array_equal(getattr(one_store, name), getattr(many_store, name), err_msg=name)

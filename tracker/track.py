@@ -71,6 +71,13 @@ class Track:
 
     def __init__(self, track_id, detection, frame_index, n_init=3, max_age=30, feature_budget=100,
                  world_history=30, confirmed=False, store=None):
+        store = store if store is not None else TrackStore(feature_budget, world_history, capacity=1)
+        self._start(track_id, detection, frame_index, n_init, max_age, confirmed, store)
+        store.start_kalman(self._row, detection.to_xyah())
+        self._observe(detection, frame_index)
+
+    def _start(self, track_id, detection, frame_index, n_init, max_age, confirmed, store):
+        """The new track's counters, state and row of ``store`` (its data there not written yet)."""
         self.track_id = int(track_id)
         self.label = detection.label
         self.score = detection.score
@@ -81,13 +88,11 @@ class Track:
         self.first_frame = self.last_frame = int(frame_index)
         self.n_init = n_init
         self.max_age = max_age
-        self._store = store if store is not None else TrackStore(feature_budget, world_history, capacity=1)
-        self._row = self._store.acquire()
-        self._store.start_kalman(self._row, detection.to_xyah())
-        self.features = FeatureBank(store=self._store, row=self._row)
+        self._store = store
+        self._row = store.acquire()
+        self.features = FeatureBank(store=store, row=self._row)
         self.last_detection = detection
         self.pending_observations = []
-        self._observe(detection, frame_index)
 
     def _observe(self, detection, frame_index):
         self.pending_observations.append((int(frame_index), detection.feature, detection.world_position))
@@ -251,8 +256,59 @@ def predict_tracks(tracks):
     elif tracks:
         set_kalman_states(tracks, *kalman_batch.predict(*kalman_states(tracks), TrackStore.std_weight_position,
                                                         TrackStore.std_weight_velocity))
-    for track in tracks:
-        track._count_frame()
+    for track in tracks:                 # Track._count_frame, inlined (it runs for every track, every frame)
+        track.age += 1
+        track.time_since_update += 1
+
+
+def start_tracks(track_ids, detections, frame_index, store, n_init=3, max_age=30, boxes=None, features=None,
+                 positions=None):
+    """New tentative tracks, one per detection, in rows of a shared store written at once (what
+    ``Track(track_id, detection, frame_index, n_init, max_age, store=store)`` one after the other gives).
+
+    Parameters
+    ----------
+    track_ids : list of int
+    detections : list of Detection
+    frame_index : int
+    store : TrackStore
+    n_init, max_age : int
+    boxes : ndarray, Nx4, optional
+        The detections' ``tlwh`` boxes, when already stacked.
+    features : ndarray, NxD float32, optional
+        The detections' features, when already stacked (every detection has one).
+    positions : ndarray, Nx3, optional
+        The detections' world positions, when already stacked (NaN rows where unknown).
+
+    Returns
+    -------
+    list of Track
+    """
+    frame_index = int(frame_index)
+    tracks = []
+    for track_id, detection in zip(track_ids, detections):
+        track = Track.__new__(Track)
+        track._start(track_id, detection, frame_index, n_init, max_age, False, store)
+        track.pending_observations.append((frame_index, detection.feature, detection.world_position))
+        tracks.append(track)
+    if not tracks:
+        return tracks
+    rows = np.array([track._row for track in tracks], dtype=np.int64)
+    if boxes is None:
+        boxes = np.array([detection.tlwh for detection in detections])
+    store.start_kalman(rows, kalman_batch.tlwh_to_xyah(boxes))
+    if features is not None:
+        store.add_features(rows, features)
+    else:
+        with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
+        if with_feature:
+            store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
+    if positions is None:
+        positions = stack_points([detection.world_position for detection in detections])
+    placed = np.isfinite(positions).all(axis=1)
+    if placed.any():
+        store.add_positions(rows[placed], positions[placed])
+    return tracks
 
 
 def update_tracks(tracks, detections, frame_index, boxes=None, features=None, positions=None):
@@ -301,9 +357,16 @@ def update_tracks(tracks, detections, frame_index, boxes=None, features=None, po
         placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
         if placed:
             store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
+    tentative = TrackState.Tentative
     for track, detection in zip(tracks, detections):
         track.pending_observations.append((frame_index, detection.feature, detection.world_position))
-        track._record_hit(detection, frame_index)
+        # Track._record_hit, inlined (it runs for every matched track, every frame)
+        track.label, track.score, track.last_detection = detection.label, detection.score, detection
+        track.hits += 1
+        track.time_since_update = 0
+        track.last_frame = frame_index
+        if track.state == tentative and track.hits >= track.n_init:
+            track.state = TrackState.Confirmed
 
 
 def shared_store(tracks):
@@ -321,10 +384,10 @@ def shared_store(tracks):
     if not tracks:
         return None, None
     store = tracks[0]._store
-    for track in tracks:
-        if track._store is not store:
-            return None, None
-    return store, np.array([track._row for track in tracks], dtype=np.int64)
+    rows = [track._row for track in tracks if track._store is store]
+    if len(rows) != len(tracks):
+        return None, None
+    return store, np.array(rows, dtype=np.int64)
 
 
 def kalman_states(tracks):

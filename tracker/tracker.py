@@ -20,7 +20,8 @@ from . import iou_matching, linear_assignment, nn_matching
 from .detection import check_detections, invalid_reason, normalized, normalized_rows, sanitize
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
-from .track import Track, TrackState, predict_tracks, stack_points, update_tracks, world_distances_to, world_points
+from .track import (Track, TrackState, predict_tracks, stack_points, start_tracks, update_tracks, world_distances_to,
+                    world_points)
 from .track_store import TrackStore
 from .world import world_position
 
@@ -609,18 +610,34 @@ class Tracker:
             found = self._gallery.assign([d.feature for d in candidates], [d.label for d in candidates],
                                         [d.world_position for d in candidates], exclude_ids=self._live_ids(),
                                         **self._gallery_gates(candidates))
-        for detection_index, match in zip(detection_indices, found):
-            detection = detections[detection_index]
+        started = [None] * len(detection_indices)
+        fresh, fresh_ids = [], []
+        for k, (detection_index, match) in enumerate(zip(detection_indices, found)):
             if match is None:
                 while self._next_id in self._gallery:     # IDs added to a shared gallery meanwhile
                     self._next_id += 1
-                self.tracks.append(self._new_track(self._next_id, detection, frame_index, confirmed=False))
+                fresh.append(k)
+                fresh_ids.append(self._next_id)
                 self._next_id += 1
             else:
                 track_id, cost = match
                 log.debug("frame %s: identity %d back from the gallery (cost %.3f)", frame_index, track_id, cost)
-                self.tracks.append(self._revive(track_id, detection, frame_index))
+                started[k] = self._revive(track_id, detections[detection_index], frame_index)
                 self.reactivations += 1
+        if fresh:
+            # the new tracks' rows written at once, from the frame's stacked arrays when they are at hand
+            chosen = np.array([detection_indices[k] for k in fresh], dtype=np.intp)
+            frame = self._frame_arrays
+            stacked = frame is not None and frame.detections is detections
+            config = self.config
+            created = start_tracks(fresh_ids, [detections[i] for i in chosen.tolist()], frame_index, self._track_store(),
+                                   n_init=config.n_init, max_age=config.max_age,
+                                   boxes=frame.boxes[chosen] if stacked else None,
+                                   features=frame.features[chosen] if stacked and frame.features is not None else None,
+                                   positions=frame.positions[chosen] if stacked else None)
+            for k, track in zip(fresh, created):
+                started[k] = track
+        self.tracks.extend(started)
 
     def _world_gates(self, detections):
         """World gate of each detection, metres: wider for views cut by the image border."""
