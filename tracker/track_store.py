@@ -386,7 +386,7 @@ def window_median(points):
         median = ordered[:, middle]
     else:
         median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
-    unknown = np.isnan(points).any(axis=1)
+    unknown = np.isnan(ordered[:, -1])                 # the sort puts NaN last
     if unknown.any():
         median[unknown] = np.nan
     return median

@@ -587,6 +587,8 @@ class Tracker:
         def metric(tracks, dets, track_indices, detection_indices):
             cost = self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
                                                config.gallery_max_distance, motion_gate=False)
+            if not (cost < INFTY_COST).any():
+                return cost
             tentative = np.array([not tracks[k].is_confirmed() for k in track_indices], dtype=bool)
             unplaced = np.array([dets[i].world_position is None for i in detection_indices], dtype=bool)
             cost[np.ix_(tentative, unplaced)] = INFTY_COST
