@@ -141,13 +141,16 @@ def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True):
     return frames
 
 
-def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=None, seed=0, positions=True):
+def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=None, seed=0, positions=True,
+                 nn_budget=None):
     """Mean milliseconds of ``Tracker.update`` per timed frame (total time over the timed frames, so
     that the gallery writes every ``gallery_write_interval`` frames count) with ``n_live`` confirmed
     tracks and a copy of ``gallery`` (detections with world positions unless ``positions`` is False);
-    returns (ms per frame, facts)."""
+    returns (ms per frame, facts). ``nn_budget``: features kept per live track (TrackerConfig's by default)."""
     from tracker.tracker import Tracker, TrackerConfig
     config = TrackerConfig(gallery_bank_size=gallery.bank_size)
+    if nn_budget is not None:
+        config.nn_budget = nn_budget
     warmup = config.n_init + 2 if warmup is None else warmup
     detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed, positions)
     tracker = Tracker(config, gallery=copy.deepcopy(gallery))
@@ -165,7 +168,7 @@ def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=No
         out = tracker.update(frame)
         times.append(time.perf_counter() - started)
         outputs.append(len(out))
-    return 1000.0 * sum(times) / len(times), {"confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
+    return 1000.0 * sum(times) / len(times), {"nn_budget": tracker._store.feature_budget, "confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
 
 
 def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1, positions=True):
@@ -187,7 +190,7 @@ def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1, positions=
 
 
 def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print,
-                  positions=True):
+                  positions=True, nn_budget=None):
     indexes = ["exact"] + (["faiss"] if machine_facts()["faiss"] else [])
     galleries, stored = {}, {}
     builds = []
@@ -210,7 +213,8 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
             searches[index, entries].append(cost_ms)
             assigns[index, entries].append(assign_ms)
             for live in live_counts:
-                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat, positions=positions)
+                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat, positions=positions,
+                                        nn_budget=nn_budget)
                 runs[index, entries, live].append(ms)
                 facts[index, entries, live] = fact
     rows = []
@@ -459,6 +463,8 @@ def main(argv=None):
     parser.add_argument("--dim", type=positive_int, default=128, help="feature length (default 128)")
     parser.add_argument("--bank-size", type=positive_int, default=100,
                         help="features per gallery identity (default 100, TrackerConfig's)")
+    parser.add_argument("--nn-budget", type=positive_int,
+                        help="features kept per live track (default 100, TrackerConfig's nn_budget)")
     parser.add_argument("--batch-sizes", nargs="+", type=count, help="embedder batch sizes (default 1 8 32 64)")
     parser.add_argument("--min-objects", type=positive_int, help="objects embedded per timed run (default 64)")
     parser.add_argument("--model", default="default",
@@ -490,7 +496,7 @@ def main(argv=None):
     result = {"machine": machine_facts(args.device), "settings": {
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
-                                      "max_frames", "no_positions")}}
+                                      "max_frames", "no_positions", "nn_budget")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:
@@ -499,7 +505,7 @@ def main(argv=None):
             echo("(a) tracker update ...")
             result["tracker"] = bench_tracker(args.live, args.gallery_sizes, args.repeats, args.frames,
                                               args.new_per_frame, args.dim, args.bank_size, echo,
-                                              positions=not args.no_positions)
+                                              positions=not args.no_positions, nn_budget=args.nn_budget)
         embedder = None
         if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)

@@ -105,6 +105,9 @@ def test_gallery_is_built_to_size_and_the_tracker_scenario_holds():
     ms, facts = speed.time_tracker(gallery, n_live=6, frames=3, new_per_frame=2, dim=8)
     assert positive(ms) and facts["confirmed_after_warmup"] == 6 and facts["tracks_out_per_frame"] == 6
     assert len(gallery) == 4  # the benchmark works on a copy: the shared gallery is unchanged
+    assert facts["nn_budget"] == 100
+    _, facts = speed.time_tracker(gallery, n_live=6, frames=3, new_per_frame=2, dim=8, nn_budget=20)
+    assert facts["nn_budget"] == 20 and facts["tracks_out_per_frame"] == 6
 
 
 def test_the_tracker_scenario_without_world_positions_is_rgb_only():
