@@ -626,8 +626,12 @@ class Tracker:
                 log.debug("frame %s: identity %d back from the gallery (cost %.3f)", frame_index, track_id, cost)
                 started[k] = self._revive(track_id, detections[detection_index], frame_index)
                 self.reactivations += 1
-        if fresh:
-            # the new tracks' rows written at once, from the frame's stacked arrays when they are at hand
+        if 0 < len(fresh) < 3:
+            # one or two new tracks (the usual frame): one by one costs less than the batched writes
+            for k, track_id in zip(fresh, fresh_ids):
+                started[k] = self._new_track(track_id, detections[detection_indices[k]], frame_index, confirmed=False)
+        elif fresh:
+            # many new tracks (a first frame): their rows written at once, from the frame's stacked arrays
             chosen = np.array([detection_indices[k] for k in fresh], dtype=np.intp)
             frame = self._frame_arrays
             stacked = frame is not None and frame.detections is detections
