@@ -13,7 +13,8 @@
     model (``Embedder.default()``) or, when it is not installed, the untrained ``concat`` variant at
     the default config (ViT-Ti/16 at 112 px): model time on ready-made crops (``embed_crops``).
 (c) **End to end**: frames/s of ``tracker.run``'s loop (read frame, ground-truth detector, embed,
-    update) on a scene, when ``--scene`` is given.
+    update) on a scene, when ``--scene`` is given; then ``Tracker.update`` alone replayed on that
+    scene's detections (the real workload: its detections, live tracks and new objects per frame).
 
 Each figure is the median of ``--repeats`` runs; all cells of (a) are measured interleaved in one
 process, so their ratios are side by side. Prints tables, writes ``OUT/speed.json`` and the scaling
@@ -318,27 +319,72 @@ class _TimedEmbedder:
             self.seconds += time.perf_counter() - started
 
 
+class _RecordingDetector:
+    """Wraps a detector to keep each frame's detection list (which the tracker completes in place)."""
+
+    def __init__(self, detector):
+        self.detector, self.frames = detector, []
+        self.name = getattr(detector, "name", "")
+
+    def __call__(self, frame):
+        detections = self.detector(frame)
+        self.frames.append(detections)
+        return detections
+
+
+def time_scene_updates(frames, repeats):
+    """``Tracker.update`` alone on a scene's recorded detections (features and world positions already
+    computed): mean milliseconds per frame of each of ``repeats`` runs, and the workload (mean
+    detections and confirmed live tracks per frame)."""
+    from tracker.tracker import Tracker, TrackerConfig
+    frames = [[copy.copy(d) for d in detections] for detections in frames]
+    for detections in frames:
+        for detection in detections:
+            detection.mask = None                 # used only to embed and locate, both done already
+    runs, detected, live = [], [], []
+    for _ in range(repeats):
+        tracker = Tracker(TrackerConfig())
+        replay = copy.deepcopy(frames)            # the tracker completes detections in place
+        seconds = 0.0
+        for detections in replay:
+            started = time.perf_counter()
+            tracker.update(detections)
+            seconds += time.perf_counter() - started
+            detected.append(len(detections))
+            live.append(len(tracker.confirmed_tracks))
+        runs.append(1000.0 * seconds / max(len(replay), 1))
+    return runs, {"detections_per_frame": float(np.mean(detected)) if detected else 0.0,
+                  "confirmed_tracks_per_frame": float(np.mean(live)) if live else 0.0}
+
+
 def bench_end_to_end(scene_name, root, embedder, repeats, max_frames, use_depth=True):
     from reid.data.scannet import ScanNetScene
     from tracker.detectors import create_detector
     from tracker.run import track_scene
     from tracker.tracker import Tracker, TrackerConfig
     scene = ScanNetScene.open(scene_name, root)
-    runs = []
+    runs, recorded = [], None
     with tempfile.TemporaryDirectory(prefix="speed-e2e-") as out:
-        for _ in range(repeats):
+        for repeat in range(repeats):
             timed = _TimedEmbedder(embedder)
             tracker = Tracker(TrackerConfig(), embedder=timed)
-            summary = track_scene(scene, create_detector("gt"), tracker, out, max_frames=max_frames, progress=False,
+            detector = create_detector("gt")
+            if repeat == 0:
+                detector = recorded = _RecordingDetector(detector)
+            summary = track_scene(scene, detector, tracker, out, max_frames=max_frames, progress=False,
                                   use_depth=use_depth)
             runs.append({"frames": summary["frames"], "seconds": summary["seconds"],
                          "frames_per_second": summary["frames_per_second"], "embedding_seconds": timed.seconds})
     fps = [r["frames_per_second"] for r in runs]
     share = [r["embedding_seconds"] / r["seconds"] for r in runs if r["seconds"] > 0]
+    update_ms, workload = time_scene_updates(recorded.frames, repeats)
     return {"scene": scene.name, "root": str(root), "frames": runs[0]["frames"], "frames_per_second": _median(fps),
             "frames_per_second_runs": fps, "embedding_share": _median(share), "use_depth": use_depth,
+            "update_ms_per_frame": _median(update_ms), "update_ms_runs": update_ms, **workload,
             "notes": ["tracker.run.track_scene: read frame, ground-truth detector, embed, Tracker.update, "
-                      "MOT lines; outputs written to a temporary folder"]}
+                      "MOT lines; outputs written to a temporary folder",
+                      "update_ms_per_frame: Tracker.update alone on the first run's detections (features and "
+                      "world positions computed there), mean over the frames of a run, median over runs"]}
 
 
 # ------------------------------------------------------------------------------------ output
@@ -445,6 +491,10 @@ def print_tables(result, echo=print):
              f"frames (median of {len(part['frames_per_second_runs'])}), "
              f"embedding {100 * part['embedding_share']:.0f} % "
              f"of the time")
+        if "update_ms_per_frame" in part:
+            echo(f"    Tracker.update alone on these frames: {part['update_ms_per_frame']:.3f} ms per frame (mean over "
+                 f"frames, median of {len(part['update_ms_runs'])} runs) with {part['detections_per_frame']:.1f} "
+                 f"detections and {part['confirmed_tracks_per_frame']:.1f} confirmed live tracks per frame")
     elif part:
         echo(f"\n(c) end to end: {part.get('skipped', part)}")
 

@@ -71,6 +71,8 @@ def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
     e2e = report["end_to_end"]
     assert e2e["scene"] == "scene0000_00" and e2e["frames"] == 4
     assert positive(e2e["frames_per_second"]) and 0 < e2e["embedding_share"] <= 1
+    assert positive(e2e["update_ms_per_frame"]) and len(e2e["update_ms_runs"]) == 2
+    assert e2e["detections_per_frame"] > 0
     png = (out / "speed.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -122,3 +124,18 @@ def test_the_tracker_scenario_without_world_positions_is_rgb_only():
         np.testing.assert_array_equal(a.feature, b.feature)
     ms, facts = speed.time_tracker(gallery, n_live=5, frames=3, new_per_frame=1, dim=8, positions=False)
     assert positive(ms) and facts["confirmed_after_warmup"] == 5 and facts["tracks_out_per_frame"] == 5
+
+
+def test_scene_updates_replay_the_recorded_detections_on_fresh_trackers():
+    frames = speed.make_frames(4, 8, 1, 8, seed=3)
+    for detections in frames:
+        detections[0].mask = np.ones((5, 5), dtype=bool)
+    kept = [[(d.feature.copy(), d.mask) for d in detections] for detections in frames]
+    runs, workload = speed.time_scene_updates(frames, repeats=3)
+    assert len(runs) == 3 and all(positive(ms) for ms in runs)
+    assert workload["detections_per_frame"] == 5
+    assert workload["confirmed_tracks_per_frame"] == pytest.approx((6 * 4) / 8)   # 4 objects, confirmed from frame 3
+    for detections, originals in zip(frames, kept):                                # the recording is left as it was
+        for detection, (feature, mask) in zip(detections, originals):
+            np.testing.assert_array_equal(detection.feature, feature)
+            assert detection.mask is mask
