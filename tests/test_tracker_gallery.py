@@ -336,3 +336,19 @@ def test_gates_per_query_let_a_placed_cut_view_match_world_first(rng):
     _, scalar = gallery.cost_matrix([query, query], [CHAIR, CHAIR], [where, where], max_distance=0.3,
                                     world_weight=0.5)
     np.testing.assert_array_equal(scalar, cost[[0, 0]])
+
+
+def test_faiss_preselection_spends_no_place_on_excluded_identities(rng):
+    pytest.importorskip("faiss")
+    gallery = LongTermGallery(bank_size=2, index="faiss", faiss_candidates=2)
+    query = unit(rng.normal(size=16))
+    near = [unit(query + 0.05 * k * rng.normal(size=16)) for k in (1, 2, 3)]        # identities 1, 2, 3
+    far = [unit(rng.normal(size=16)) for _ in range(4)]                              # identities 4-7
+    for track_id, look in enumerate(near + far, start=1):
+        gallery.add(track_id, CHAIR, look)
+    assert gallery._faiss is not None
+    assert gallery.match(query, CHAIR)[0] == 1
+    # the two closest are live: the preselection still holds two identities, and the third is found
+    assert gallery.match(query, CHAIR, exclude_ids=[1, 2])[0] == 3
+    rows = gallery._candidate_rows(query[None].astype(np.float32), [0, 1]).tolist()
+    assert len(rows) == 2 and 2 in rows and not {0, 1} & set(rows)

@@ -595,16 +595,25 @@ class LongTermGallery:
                              n_observations=int(self._n_observations[row]))
 
     # ------------------------------------------------------------------ search
-    def _candidate_rows(self, queries, labels=None):
-        """Rows worth comparing: all, or a faiss preselection of the closest mean features."""
+    def _candidate_rows(self, queries, excluded=()):
+        """Rows worth comparing: all, or a faiss preselection of the ``faiss_candidates`` closest mean
+        features per query among the rows not ``excluded`` (excluded rows take no place in it, so the
+        preselection does not depend on them: the live identities, whose latest observations may not
+        be written yet)."""
         if self._faiss is None or self._bank is None or self.size <= self.faiss_candidates:
             return np.arange(self.size)
         if self._faiss_dirty or self._faiss_index is None:
             index = self._faiss.IndexFlatIP(self.feature_dim)
             index.add(np.ascontiguousarray(self._means[:self.size]))
             self._faiss_index, self._faiss_dirty = index, False
+        wanted = self.faiss_candidates
         _, found = self._faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32),
-                                            self.faiss_candidates)
+                                            min(self.size, wanted + len(excluded)))
+        if len(excluded):
+            allowed = (found >= 0) & ~np.isin(found, np.asarray(excluded, dtype=np.int64))
+            # per query, the first ``wanted`` allowed rows in the order faiss ranks them
+            allowed &= np.cumsum(allowed, axis=1) <= wanted
+            return np.unique(found[allowed]).astype(np.int64)
         rows = np.unique(found[found >= 0])
         return rows.astype(np.int64)
 
@@ -714,7 +723,7 @@ class LongTermGallery:
         if every_row:
             rows = np.flatnonzero(keep)
         else:
-            candidates = self._candidate_rows(queries)
+            candidates = self._candidate_rows(queries, excluded)
             every_row = len(candidates) == self.size
             rows = candidates[keep[candidates]]
         cost = np.full((n_queries, len(rows)), INFTY_COST)
