@@ -266,7 +266,8 @@ class Tracker:
         self.config = config if config is not None else TrackerConfig()
         self.embedder = embedder
         self._gallery = gallery if gallery is not None else self.config.make_gallery()
-        self._unwritten = []               # (track ID, label, observations) of live tracks, in order
+        self._unwritten = []               # blocks (ids, labels, features, positions, frames) of live
+                                           # tracks' observations not written to the gallery yet, in order
         self._unwritten_ids = set()
         self._unwritten_frames = 0
         self._matched = None
