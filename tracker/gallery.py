@@ -772,6 +772,8 @@ class LongTermGallery:
         """
         ids, cost = self.cost_matrix(features, labels, world_positions, exclude_ids, **gates)
         result = [None] * len(labels)
+        if not (cost < INFTY_COST / 2).any():             # no pair within the gates (a new object)
+            return result
         matches, _, _ = solve_assignment(cost, INFTY_COST / 2)
         for query, column in matches:
             result[query] = (int(ids[column]), float(cost[query, column]))

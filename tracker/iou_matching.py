@@ -63,7 +63,12 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None, det
     cost_matrix[:] = INFTY_COST
     if not recent:
         return cost_matrix
-    boxes = boxes_tlwh([tracks[track_indices[row]] for row in recent])                # Rx4
+    recent_tracks = [tracks[track_indices[row]] for row in recent]
+    track_labels = [track.label for track in recent_tracks]
+    labels = [detections[i].label for i in detection_indices]
+    if set(track_labels).isdisjoint(labels):               # no class in common: every pair forbidden
+        return cost_matrix
+    boxes = boxes_tlwh(recent_tracks)                                                   # Rx4
     if detection_boxes is not None:
         candidates = detection_boxes[detection_indices]                                  # Nx4
     else:
@@ -79,8 +84,6 @@ def iou_cost(tracks, detections, track_indices=None, detection_indices=None, det
     area_boxes = boxes[:, 2:].prod(axis=1)[:, None]
     area_candidates = candidates[:, 2:].prod(axis=1)[None, :]
     recent_cost = 1.0 - area_intersection / (area_boxes + area_candidates - area_intersection)
-    track_labels = np.array([tracks[track_indices[row]].label for row in recent])
-    labels = np.array([detections[i].label for i in detection_indices])
-    recent_cost[track_labels[:, None] != labels[None, :]] = INFTY_COST
+    recent_cost[np.array(track_labels)[:, None] != np.array(labels)[None, :]] = INFTY_COST
     cost_matrix[recent] = recent_cost
     return cost_matrix

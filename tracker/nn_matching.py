@@ -124,7 +124,11 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     queries = np.concatenate([queries, np.zeros((1, queries.shape[1]), dtype=np.float32)])
     counts = counts[rows]
     pair_rows, pair_columns = np.nonzero(wanted[rows])                          # sorted by row
-    slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    most = int(counts.max())
+    if most == 1:                                          # one candidate per bank (the usual frame)
+        slot = np.zeros(len(pair_rows), dtype=np.intp)
+    else:
+        slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
     if banks is None:
         ring_rows = store_rows[rows]
         first, last = ring_rows.min(), ring_rows.max()
@@ -138,7 +142,7 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     else:
         stacked = stack_banks([banks[r] for r in rows])                          # RxKxD
         bank_of_pair = pair_rows
-    candidates = np.full((len(stacked), counts.max()), padding, dtype=np.intp)
+    candidates = np.full((len(stacked), most), padding, dtype=np.intp)
     candidates[bank_of_pair, slot] = pair_columns
     best = np.matmul(queries[candidates], stacked.transpose(0, 2, 1)).max(axis=2)   # Rxm (R x m x K products)
     cost_matrix[rows[pair_rows], pair_columns] = np.maximum(0.0, 1.0 - best[bank_of_pair, slot])
