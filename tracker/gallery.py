@@ -380,35 +380,33 @@ class LongTermGallery:
         distinct, first, counts = np.unique(rows, return_index=True, return_counts=True)
         return distinct, counts, np.arange(len(rows)) - np.repeat(first, counts)
 
+    def _write_rings(self, ring, next_slot, count, rows, values):
+        """Append each entry's value to its row's ring (``ring`` RxKx..., with the rows' next slots and
+        fill counts), rows sorted into groups, in order within a group; returns the distinct rows and
+        each group's size."""
+        distinct, counts, rank = self._groups(rows)
+        size = ring.shape[1]
+        kept = rank >= np.repeat(counts, counts) - size              # only the last ``size`` stay in a ring
+        slots = (np.repeat(next_slot[distinct], counts) + rank) % size
+        ring[rows[kept], slots[kept]] = values[kept]
+        next_slot[distinct] = (next_slot[distinct] + counts) % size
+        count[distinct] = np.minimum(count[distinct] + counts, size)
+        return distinct, counts
+
     def _add_grouped_features(self, rows, values):
         """:meth:`_add_feature` for each entry, rows sorted into groups (order kept within a group)."""
-        distinct, counts, rank = self._groups(rows)
-        size = self.bank_size
-        kept = rank >= np.repeat(counts, counts) - size              # only the last ``size`` stay in a ring
-        slots = (np.repeat(self._bank_next[distinct], counts) + rank) % size
-        self._bank[rows[kept], slots[kept]] = values[kept]
-        self._bank_next[distinct] = (self._bank_next[distinct] + counts) % size
-        self._bank_count[distinct] = np.minimum(self._bank_count[distinct] + counts, size)
+        distinct, counts = self._write_rings(self._bank, self._bank_next, self._bank_count, rows, values)
         starts = np.cumsum(counts) - counts
         for step in range(int(counts.max())):                        # one after the other, as += would
             taking = counts > step
             self._mean_sum[distinct[taking]] += values[starts[taking] + step]
         self._mean_count[distinct] += counts
-        sums = self._mean_sum[distinct]
-        norms = np.sqrt(np.square(sums).sum(axis=1, keepdims=True))        # np.linalg.norm's sums
-        positive = norms[:, 0] > 0
-        self._means[distinct[positive]] = sums[positive] / norms[positive]
-        self._faiss_dirty = True
+        self._refresh_means(distinct)
 
     def _add_grouped_positions(self, rows, positions):
         """:meth:`_add_position` for finite positions, rows sorted into groups."""
-        distinct, counts, rank = self._groups(rows)
-        size = self.position_history
-        kept = rank >= np.repeat(counts, counts) - size
-        slots = (np.repeat(self._position_next[distinct], counts) + rank) % size
-        self._position_ring[rows[kept], slots[kept]] = positions[kept]
-        self._position_next[distinct] = (self._position_next[distinct] + counts) % size
-        self._position_count[distinct] = np.minimum(self._position_count[distinct] + counts, size)
+        distinct, _ = self._write_rings(self._position_ring, self._position_next, self._position_count, rows,
+                                        positions)
         self._positions_stale[distinct] = True
 
     def _add_grouped_frames(self, rows, frame_indices):
@@ -442,10 +440,14 @@ class LongTermGallery:
         self._bank_count[batch] = np.minimum(self._bank_count[batch] + 1, self.bank_size)
         self._mean_sum[batch] += values
         self._mean_count[batch] += 1
-        sums = self._mean_sum[batch]
+        self._refresh_means(batch)
+
+    def _refresh_means(self, rows):
+        """Normalise the running sums of distinct rows into their mean features (after new features)."""
+        sums = self._mean_sum[rows]
         norms = np.sqrt(np.square(sums).sum(axis=1, keepdims=True))        # np.linalg.norm's sums
         positive = norms[:, 0] > 0
-        self._means[batch[positive]] = sums[positive] / norms[positive]
+        self._means[rows[positive]] = sums[positive] / norms[positive]
         self._faiss_dirty = True
 
     def _add_positions(self, rows, world_positions):

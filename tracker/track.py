@@ -88,9 +88,7 @@ class Track:
         self.first_frame = self.last_frame = int(frame_index)
         self.n_init = n_init
         self.max_age = max_age
-        self._store = store
-        self._row = store.acquire()
-        self.features = FeatureBank(store=store, row=self._row)
+        self._use_row(store, store.acquire())
         self.last_detection = detection
         self.pending_observations = []
 
@@ -104,8 +102,7 @@ class Track:
     def detach(self):
         """Move the track's features and world positions out of a shared store into a store of its own
         now, freeing its row there."""
-        self._store, self._row = self._store.detach(self._row)
-        self.features = FeatureBank(store=self._store, row=self._row)
+        self._use_row(*self._store.detach(self._row))
 
     def release(self):
         """Give the track's row back to its store (the tracker calls it when the track leaves the live
@@ -117,8 +114,12 @@ class Track:
         """The store is about to reuse ``row``: copy it into a store of the track's own, if the track
         still reads it (not already detached)."""
         if self._store is store and self._row == row:
-            self._store, self._row = store.copy_row(row)
-            self.features = FeatureBank(store=self._store, row=self._row)
+            self._use_row(*store.copy_row(row))
+
+    def _use_row(self, store, row):
+        """Read and write the track's data in ``row`` of ``store`` from now on."""
+        self._store, self._row = store, row
+        self.features = FeatureBank(store=store, row=row)
 
     @property
     def kalman_filter(self):
@@ -256,9 +257,8 @@ def predict_tracks(tracks):
     elif tracks:
         set_kalman_states(tracks, *kalman_batch.predict(*kalman_states(tracks), TrackStore.std_weight_position,
                                                         TrackStore.std_weight_velocity))
-    for track in tracks:                 # Track._count_frame, inlined (it runs for every track, every frame)
-        track.age += 1
-        track.time_since_update += 1
+    for track in tracks:
+        track._count_frame()
 
 
 def start_tracks(track_ids, detections, frame_index, store, n_init=3, max_age=30, boxes=None, features=None,
@@ -297,18 +297,27 @@ def start_tracks(track_ids, detections, frame_index, store, n_init=3, max_age=30
     if boxes is None:
         boxes = np.array([detection.tlwh for detection in detections])
     store.start_kalman(rows, kalman_batch.tlwh_to_xyah(boxes))
+    _store_observations(store, rows, detections, features, positions)
+    return tracks
+
+
+def _store_observations(store, rows, detections, features=None, positions=None):
+    """Write each detection's feature and world position (where it has them) to its row of ``store``,
+    from the stacked arrays when given (``positions``: NaN rows where unknown)."""
     if features is not None:
         store.add_features(rows, features)
     else:
         with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
         if with_feature:
             store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
-    if positions is None:
-        positions = stack_points([detection.world_position for detection in detections])
-    placed = np.isfinite(positions).all(axis=1)
-    if placed.any():
-        store.add_positions(rows[placed], positions[placed])
-    return tracks
+    if positions is not None:
+        placed = np.isfinite(positions).all(axis=1)
+        if placed.any():
+            store.add_positions(rows[placed], positions[placed])
+    else:
+        placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
+        if placed:
+            store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
 
 
 def update_tracks(tracks, detections, frame_index, boxes=None, features=None, positions=None):
@@ -343,30 +352,10 @@ def update_tracks(tracks, detections, frame_index, boxes=None, features=None, po
         return
     store.update_kalman(rows, measurements)
     frame_index = int(frame_index)
-    if features is not None:
-        store.add_features(rows, features)
-    else:
-        with_feature = [k for k, detection in enumerate(detections) if detection.feature is not None]
-        if with_feature:
-            store.add_features(rows[with_feature], np.array([detections[k].feature for k in with_feature]))
-    if positions is not None:
-        placed = np.isfinite(positions).all(axis=1)
-        if placed.any():
-            store.add_positions(rows[placed], positions[placed])
-    else:
-        placed = [k for k, detection in enumerate(detections) if detection.world_position is not None]
-        if placed:
-            store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
-    tentative = TrackState.Tentative
+    _store_observations(store, rows, detections, features, positions)
     for track, detection in zip(tracks, detections):
         track.pending_observations.append((frame_index, detection.feature, detection.world_position))
-        # Track._record_hit, inlined (it runs for every matched track, every frame)
-        track.label, track.score, track.last_detection = detection.label, detection.score, detection
-        track.hits += 1
-        track.time_since_update = 0
-        track.last_frame = frame_index
-        if track.state == tentative and track.hits >= track.n_init:
-            track.state = TrackState.Confirmed
+        track._record_hit(detection, frame_index)
 
 
 def shared_store(tracks):

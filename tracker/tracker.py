@@ -270,7 +270,6 @@ class Tracker:
                                            # tracks' observations not written to the gallery yet, in order
         self._unwritten_ids = set()
         self._unwritten_frames = 0
-        self._matched = None
         self.tracks = []
         self._store = TrackStore(self.config.nn_budget, self.config.world_history)
         self.frame_index = None
@@ -344,11 +343,10 @@ class Tracker:
 
         predict_tracks(self.tracks)
         matches, unmatched_tracks, unmatched_detections = self._match(detections)
-        self._matched = None
+        matched, chosen = [], None
         if matches:
             chosen = np.array([i for _, i in matches], dtype=np.intp)
             matched = [self.tracks[k] for k, _ in matches]
-            self._matched = (matched, chosen)
             update_tracks(matched, [detections[i] for i in chosen.tolist()],
                           frame_index, boxes=arrays.boxes[chosen],
                           features=None if arrays.features is None else arrays.features[chosen],
@@ -361,7 +359,7 @@ class Tracker:
             self.tracks[track_index].mark_missed()
         self._start_tracks(detections, unmatched_detections, frame_index)
         self._adopt_gallery_ids_on_confirmation()
-        self._record_in_gallery()
+        self._record_in_gallery(matched, chosen)
         gone = (TrackState.Lost, TrackState.Deleted)
         leaving = [track for track in self.tracks if track.state in gone]
         if leaving:
@@ -705,19 +703,18 @@ class Tracker:
                 track.remember(gallery.features(match[0]))
                 self.reactivations += 1
 
-    def _record_in_gallery(self):
+    def _record_in_gallery(self, tracks, chosen):
         """Queue the new observations of confirmed tracks for the gallery (written every
         ``gallery_write_interval`` frames by :meth:`write_gallery`, in the order seen).
 
-        The usual observation, a confirmed track's detection of this frame, is queued from the frame's
-        stacked arrays; the others (a track confirmed this frame with its earlier observations, a
-        track brought back) one by one.
+        The usual observation, a confirmed track's detection of this frame (``tracks``, matched to the
+        frame's detections of rows ``chosen``), is queued from the frame's stacked arrays; the others
+        (a track confirmed this frame with its earlier observations, a track brought back) one by one.
         """
         confirmed = TrackState.Confirmed
         unwritten, unwritten_ids = self._unwritten, self._unwritten_ids
-        arrays, matched = self._frame_arrays, self._matched
-        if matched is not None and arrays is not None and arrays.features is not None:
-            tracks, chosen = matched
+        arrays = self._frame_arrays
+        if tracks and arrays is not None and arrays.features is not None:
             block = [k for k, t in enumerate(tracks) if t.state == confirmed and len(t.pending_observations) == 1]
             if block:
                 ids = [tracks[k].track_id for k in block]
