@@ -476,6 +476,45 @@ def test_diagonal_shortcuts_give_lapacks_bits_and_other_matrices_go_to_lapack():
     np.testing.assert_allclose(kalman_batch.gating_distance(mean, coupled, measurements), np.sum(z * z, axis=1))
 
 
+def test_per_coordinate_update_gives_the_general_updates_bits_and_coupled_covariances_take_the_general_path(
+        monkeypatch):
+    rng = np.random.default_rng(5)
+    count = 200
+    boxes = np.column_stack([rng.uniform(-50, 600, count), rng.uniform(0, 400, count), rng.uniform(0.1, 4, count),
+                             rng.uniform(-5, 300, count)])          # some heights <= 0: the noise floor
+    states = {}
+    for path in ("blocks", "general"):
+        if path == "general":
+            monkeypatch.setattr(kalman_batch, "per_coordinate", lambda covariance: False)
+        steps = np.random.default_rng(6)
+        mean, covariance = kalman_batch.initiate(boxes)
+        history = []
+        for step in range(40):
+            mean, covariance = kalman_batch.predict(mean, covariance)
+            seen = steps.random(count) < 0.7
+            mean[seen], covariance[seen] = kalman_batch.update(
+                mean[seen], covariance[seen], boxes[seen] + steps.normal(0, 5, (seen.sum(), 4)) + step)
+            history.append((mean.copy(), covariance.copy()))
+        states[path] = history
+        monkeypatch.undo()
+    assert kalman_batch.per_coordinate(states["blocks"][-1][1])
+    for (mean_a, covariance_a), (mean_b, covariance_b) in zip(states["blocks"], states["general"]):
+        np.testing.assert_array_equal(mean_a, mean_b)
+        np.testing.assert_array_equal(covariance_a, covariance_b)
+    mean, covariance = states["blocks"][-1]
+    coupled = covariance.copy()
+    coupled[:, 0, 1] = coupled[:, 1, 0] = 0.3 * np.sqrt(coupled[:, 0, 0] * coupled[:, 1, 1])   # x-y coupled
+    assert not kalman_batch.per_coordinate(coupled)
+    found = kalman_batch.update(mean, coupled, boxes)
+    monkeypatch.setattr(kalman_batch, "per_coordinate", lambda covariance: False)
+    np.testing.assert_array_equal(found[1], kalman_batch.update(mean, coupled, boxes)[1])
+    kf = KalmanFilter(boxes[0])                                        # and filterpy agrees on a coupled one
+    kf.set_state(mean[0], coupled[0])
+    kf.update(boxes[0])
+    np.testing.assert_allclose(found[0][0], kf.mean, rtol=RTOL)
+    np.testing.assert_allclose(found[1][0], kf.covariance, rtol=RTOL, atol=1e-9)
+
+
 @pytest.mark.parametrize("stacked", [False, True])
 def test_tracks_started_at_once_equal_tracks_started_one_by_one(stacked):
     from tracker.track import start_tracks
