@@ -160,13 +160,17 @@ def check_detections(detections, image_size=None, feature_dim=None):
     boxes = [detection.tlwh for detection in detections]
     scores = [detection.score for detection in detections]
     # boxes other than a (4,) array and scores other than a float are left to invalid_reason
-    checked = [k for k in range(count) if type(boxes[k]) is np.ndarray and boxes[k].shape == (4,)
-               and type(scores[k]) is float]
-    if not checked:
-        return CheckedDetections(valid, None, None, [])
-    if len(checked) < count:
-        boxes, scores = [boxes[k] for k in checked], [scores[k] for k in checked]
-    boxes = np.array(boxes, dtype=np.float64)
+    stacked_boxes = stack_same_shape(boxes, (4,), np.float64) if _every(scores, float) else None
+    if stacked_boxes is not None:            # the usual frame: every box a (4,) array, every score a float
+        checked, boxes = range(count), stacked_boxes
+    else:
+        checked = [k for k in range(count) if type(boxes[k]) is np.ndarray and boxes[k].shape == (4,)
+                   and type(scores[k]) is float]
+        if not checked:
+            return CheckedDetections(valid, None, None, [])
+        if len(checked) < count:
+            boxes, scores = [boxes[k] for k in checked], [scores[k] for k in checked]
+        boxes = np.array(boxes, dtype=np.float64)
     scores = np.array(scores, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         fine = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & np.isfinite(scores)
@@ -183,15 +187,36 @@ def check_detections(detections, image_size=None, feature_dim=None):
     if feature_dim is None:       # no length to check: the features only need to stack
         feature_dim = features[with_feature[0]].size if type(features[with_feature[0]]) is np.ndarray else 0
     # features other than a non-empty (D,) array of the expected length are left to invalid_reason
-    stackable = [k for k in with_feature if type(features[k]) is np.ndarray and features[k].ndim == 1
-                 and features[k].size == feature_dim and feature_dim > 0]
+    stacked = stack_same_shape(features, (feature_dim,)) if len(with_feature) == count and feature_dim else None
+    if stacked is not None:                  # the usual frame: every feature a (D,) array
+        stackable = list(range(count))
+    else:
+        stackable = [k for k in with_feature if type(features[k]) is np.ndarray and features[k].ndim == 1
+                     and features[k].size == feature_dim and feature_dim > 0]
     fine = np.zeros(count, dtype=bool)
-    stacked = None
-    if stackable:
+    if stackable and stacked is None:
         stacked = np.array([features[k] for k in stackable])
+    if stackable:
         fine[stackable] = np.isfinite(stacked).all(axis=1) & stacked.any(axis=1)
     valid[with_feature] &= fine[with_feature]
     return CheckedDetections(valid, all_boxes, stacked, stackable)
+
+
+def _every(values, kind):
+    """Whether every value (of a non-empty list) is of exactly this type."""
+    return set(map(type, values)) == {kind}
+
+
+def stack_same_shape(arrays, shape, dtype=None):
+    """The arrays stacked (``np.array(arrays, dtype)``, Nx``shape``) when every one is an ndarray of
+    ``shape``; None otherwise (then look at each)."""
+    if not arrays or not _every(arrays, np.ndarray):
+        return None
+    try:
+        stacked = np.array(arrays, dtype=dtype)
+    except ValueError:                       # arrays of different shapes
+        return None
+    return stacked if stacked.shape == (len(arrays),) + tuple(shape) and stacked.dtype != object else None
 
 
 def touches_border(detection, image_size, margin=2.0):

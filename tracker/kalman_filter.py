@@ -29,6 +29,12 @@ def initial_variances(measurement, std_weight_position=STD_WEIGHT_POSITION, std_
         Variances: twice the position noise and ten times the velocity noise of the box height.
     """
     measurement = np.asarray(measurement, dtype=np.float64)
+    if measurement.shape == (4,) and np.ndim(std_weight_position) == 0 and np.ndim(std_weight_velocity) == 0:
+        # one box (a new track): the same products in Python floats, without array indexing
+        height = float(measurement[3])
+        position, velocity = 2 * std_weight_position * height, 10 * std_weight_velocity * height
+        position, velocity = position * position, velocity * velocity
+        return np.array([position, position, 1e-2 * 1e-2, position, velocity, velocity, 1e-5 * 1e-5, velocity])
     height = measurement[..., 3]
     std = np.empty(measurement.shape[:-1] + (8,))
     std[..., 0] = std[..., 1] = std[..., 3] = 2 * std_weight_position * height

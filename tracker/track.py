@@ -477,9 +477,8 @@ def world_distances_to(tracks, positions):
     ndarray, TxN
         NaN where either position is unknown (as :func:`world_distances`).
     """
-    squared = np.zeros((len(tracks), len(positions)))
-    for track_coordinate, coordinate in zip(world_positions_of(tracks).T, positions.T):
-        difference = coordinate[None, :] - track_coordinate[:, None]
-        squared += difference * difference          # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums
-    return np.sqrt(squared)
+    difference = np.asarray(positions, dtype=np.float64).reshape(-1, 3)[None, :, :] - \
+        world_positions_of(tracks)[:, None, :]
+    squared = difference * difference
+    return np.sqrt((squared[..., 0] + squared[..., 1]) + squared[..., 2])   # x, y, z in turn, as np.linalg.norm sums
 

@@ -325,7 +325,13 @@ class TrackStore:
         values = np.asarray(position, dtype=np.float64).reshape(-1)
         if values.size != 3:
             raise ValueError(f"point has {values.size} values, expected 3")
-        self.add_positions(np.array([row]), values[None])
+        if not self.world_history:
+            return
+        slot = self._position_next[row]                 # add_positions for one row, without its indexing
+        self._position_ring[row, slot] = values
+        self._position_next[row] = (slot + 1) % self.world_history
+        self.position_count[row] = min(self.position_count[row] + 1, self.world_history)
+        self._median_stale[row] = True
 
     def median(self, row):
         """Per-coordinate median of a row's stored positions, (3,) metres (a copy), or None when none."""

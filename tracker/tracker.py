@@ -17,7 +17,8 @@ import numpy as np
 from reid.data.nyu40 import STRUCTURE_LABELS
 
 from . import iou_matching, linear_assignment, nn_matching
-from .detection import check_detections, invalid_reason, normalized, normalized_rows, sanitize
+from .detection import (check_detections, invalid_reason, normalized, normalized_rows, sanitize,
+                        stack_same_shape)
 from .gallery import LongTermGallery
 from .linear_assignment import INFTY_COST
 from .track import (Track, TrackState, predict_tracks, stack_points, start_tracks, update_tracks, world_distances_to,
@@ -168,6 +169,10 @@ def _finite_points(detections):
     must look at it), and the points: ((N,) bool, Nx3 float64 metres with NaN rows where unknown or
     not fine)."""
     fine = np.ones(len(detections), dtype=bool)
+    stacked = stack_same_shape([d.world_position for d in detections], (3,), np.float64)
+    if stacked is not None:                  # the usual frame with depth: every detection placed
+        finite = np.isfinite(stacked).all(axis=1)
+        return finite, stacked if finite.all() else np.where(finite[:, None], stacked, np.nan)
     points = np.full((len(detections), 3), np.nan)
     placed = [k for k, d in enumerate(detections) if d.world_position is not None]
     if not placed:
