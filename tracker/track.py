@@ -477,8 +477,9 @@ def world_distances_to(tracks, positions):
     ndarray, TxN
         NaN where either position is unknown (as :func:`world_distances`).
     """
-    difference = np.asarray(positions, dtype=np.float64).reshape(-1, 3)[None, :, :] - \
-        world_positions_of(tracks)[:, None, :]
-    squared = difference * difference
-    return np.sqrt((squared[..., 0] + squared[..., 1]) + squared[..., 2])   # x, y, z in turn, as np.linalg.norm sums
+    points = np.asarray(positions, dtype=np.float64).reshape(-1, 3).T              # 3xN: coordinate-major,
+    centres = world_positions_of(tracks).T                                          # so that every operation
+    squared = points[:, None, :] - centres[:, :, None]                              # runs along N (3xTxN)
+    squared *= squared
+    return np.sqrt((squared[0] + squared[1]) + squared[2])      # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums
 

@@ -387,12 +387,13 @@ def window_median(points):
     """
     count = points.shape[1]
     middle = count // 2
-    ordered = np.sort(points, axis=1)
+    ordered = np.ascontiguousarray(np.asarray(points, dtype=np.float64).transpose(0, 2, 1))
+    ordered.sort(axis=2)                               # Rx3xK: each window sorted in contiguous memory
     if count % 2:
-        median = ordered[:, middle]
+        median = ordered[:, :, middle]
     else:
-        median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
-    unknown = np.isnan(ordered[:, -1])                 # the sort puts NaN last
+        median = (ordered[:, :, middle - 1] + ordered[:, :, middle]) / 2
+    unknown = np.isnan(ordered[:, :, -1])              # the sort puts NaN last
     if unknown.any():
         median[unknown] = np.nan
     return median

@@ -587,6 +587,8 @@ class Tracker:
                       or (config.tentative_world_matching and tracks[k].has_world_position)]
         chosen = set(candidates)
         others = [k for k in track_indices if k not in chosen]
+        if not {tracks[k].label for k in candidates} & {detections[i].label for i in detection_indices}:
+            return [], candidates + others, list(detection_indices)     # no class in common: no pair to cost
 
         def metric(tracks, dets, track_indices, detection_indices):
             cost = self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
