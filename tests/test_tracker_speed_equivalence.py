@@ -542,6 +542,6 @@ def test_tracks_started_at_once_equal_tracks_started_one_by_one(stacked):
                      "last_frame", "n_init", "max_age", "_row", "last_detection"):
             assert getattr(a, name) == getattr(b, name), name
         assert len(a.pending_observations) == len(b.pending_observations) == 1
-    for name in ("kalman_mean", "kalman_covariance", "feature_ring", "_feature_sum", "feature_count", "_position_ring",
+    for name in ("kalman_mean", "kalman_covariance", "feature_ring", "feature_count", "_position_ring",
                  "position_count", "_position_next", "_feature_next"):
         np.testing.assert_array_equal(getattr(one_store, name), getattr(many_store, name), err_msg=name)

@@ -26,7 +26,7 @@ class TrackStore:
 
     Per row: the box filter's state (mean and covariance, :mod:`tracker.kalman_batch`'s equations,
     those of the filterpy-based :class:`~tracker.kalman_filter.KalmanFilter`), a ring of the
-    ``feature_budget`` most recent features with their float64 sum, and a ring of the
+    ``feature_budget`` most recent features, and a ring of the
     ``world_history`` most recent world positions whose per-coordinate median is recomputed when
     read after a change (one ``np.median`` per distinct fill count; the median of
     :class:`~tracker.median_window.MedianWindow`, NaN for a coordinate with a NaN value).
@@ -68,7 +68,6 @@ class TrackStore:
         self.world_history = max(int(world_history), 0)
         self.feature_dim = None
         self.feature_ring = None
-        self._feature_sum = None
         self._free = []
         self._former_owners = {}           # freed row -> weak reference to the track that had it
         self._size = 0                     # rows ever handed out (high-water mark)
@@ -97,7 +96,6 @@ class TrackStore:
 
     def _allocate_features(self, capacity, dim):
         self.feature_ring = np.zeros((capacity, self.feature_budget, dim), dtype=np.float32)
-        self._feature_sum = np.zeros((capacity, dim), dtype=np.float64)
 
     @property
     def capacity(self):
@@ -109,7 +107,7 @@ class TrackStore:
         return self._size
 
     def _grow(self):
-        names = _NAMES + ("feature_ring", "_feature_sum")
+        names = _NAMES + ("feature_ring",)
         old = {name: getattr(self, name) for name in names}
         self._allocate(2 * self.capacity)
         for name, array in old.items():
@@ -137,8 +135,6 @@ class TrackStore:
         self.position_count[row] = self._position_next[row] = 0
         self._medians[row] = np.nan
         self._median_stale[row] = False
-        if self._feature_sum is not None:
-            self._feature_sum[row] = 0.0
         return row
 
     def release(self, row, owner=None):
@@ -181,10 +177,9 @@ class TrackStore:
         single.feature_budget, single.world_history = self.feature_budget, self.world_history
         single.feature_dim, single._free, single._size = self.feature_dim, [], 1
         single._former_owners = {}
-        single.feature_ring = single._feature_sum = None
+        single.feature_ring = None
         if self.feature_ring is not None:
             single.feature_ring = self.feature_ring[row:row + 1].copy()
-            single._feature_sum = self._feature_sum[row:row + 1].copy()
         for name in _NAMES:
             setattr(single, name, getattr(self, name)[row:row + 1].copy())
         return single, 0
@@ -253,11 +248,7 @@ class TrackStore:
         if fresh.any():                                        # a new bank repeats its first feature
             self.feature_ring[rows[fresh]] = features[fresh][:, None, :]
         slots = self._feature_next[rows]
-        full = self.feature_count[rows] == self.feature_budget
-        if full.any():
-            self._feature_sum[rows[full]] -= self.feature_ring[rows[full], slots[full]]
         self.feature_ring[rows, slots] = features
-        self._feature_sum[rows] += features
         self._feature_next[rows] = (slots + 1) % self.feature_budget
         self.feature_count[rows] = np.minimum(self.feature_count[rows] + 1, self.feature_budget)
 
@@ -269,10 +260,7 @@ class TrackStore:
         if count == 0:
             self.feature_ring[row] = feature
         slot = self._feature_next[row]
-        if count == self.feature_budget:
-            self._feature_sum[row] -= self.feature_ring[row, slot]
         self.feature_ring[row, slot] = feature
-        self._feature_sum[row] += feature
         self._feature_next[row] = (slot + 1) % self.feature_budget
         self.feature_count[row] = min(count + 1, self.feature_budget)
 
@@ -295,7 +283,8 @@ class TrackStore:
         count = self.feature_count[row]
         if not count:
             return None
-        mean = self._feature_sum[row] / count
+        # float64 sum over the stored features (in the order stored while the ring has not wrapped)
+        mean = self.feature_ring[row, :count].sum(axis=0, dtype=np.float64) / count
         norm = np.linalg.norm(mean)
         return (mean / norm).astype(np.float32) if norm > 0 else None
 
