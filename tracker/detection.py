@@ -56,9 +56,13 @@ class Detection:
 
     def to_xyah(self):
         """Box as ``(centre x, centre y, aspect ratio = width / height, height)``; (4,) ndarray."""
-        box = self.tlwh.copy()
+        x, y, width, height = self.tlwh.tolist()
+        if height:                           # Python floats: the same results as the array operations
+            return np.array([x + width / 2, y + height / 2, width / height, height])
+        box = self.tlwh.copy()               # zero height: numpy's inf / nan (Python would raise)
         box[:2] += box[2:] / 2
-        box[2] /= box[3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            box[2] /= box[3]
         return box
 
 
