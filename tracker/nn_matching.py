@@ -59,7 +59,8 @@ def stack_banks(banks):
     return features[rows]
 
 
-def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None, features=None):
+def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None, features=None,
+                    store_rows=None):
     """Nearest-neighbour cosine distance of detection features to track feature banks.
 
     A track or detection without features gives ``INFTY_COST`` (it can still match by IoU). All banks
@@ -76,6 +77,8 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
         a few pairs per track, each bank is compared with its own few detections only.
     features : ndarray, (len(detections), D) float32, optional
         Every detection's feature, already stacked (rows in the order of ``detections``).
+    store_rows : (TrackStore, ndarray of int), optional
+        :func:`~tracker.track.shared_store` of the tracks of ``track_indices``, when already known.
 
     Returns
     -------
@@ -90,7 +93,7 @@ def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=
     else:
         found = [detections[i].feature for i in detection_indices]
         with_feature = np.array([feature is not None for feature in found])
-    store, store_rows = shared_store([tracks[k] for k in track_indices])
+    store, store_rows = store_rows if store_rows is not None else shared_store([tracks[k] for k in track_indices])
     if store is not None:
         banks = None
         has_bank = store.feature_count[store_rows] > 0

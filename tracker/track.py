@@ -250,6 +250,11 @@ def predict_tracks(tracks):
     Parameters
     ----------
     tracks : list of Track
+
+    Returns
+    -------
+    (TrackStore, ndarray of int) or (None, None)
+        :func:`shared_store` of the tracks (valid as long as they keep their rows).
     """
     store, rows = shared_store(tracks)
     if store is not None:
@@ -259,6 +264,7 @@ def predict_tracks(tracks):
                                                         TrackStore.std_weight_velocity))
     for track in tracks:
         track._count_frame()
+    return store, rows
 
 
 def start_tracks(track_ids, detections, frame_index, store, n_init=3, max_age=30, boxes=None, features=None,
@@ -320,7 +326,7 @@ def _store_observations(store, rows, detections, features=None, positions=None):
             store.add_positions(rows[placed], np.array([detections[k].world_position for k in placed]))
 
 
-def update_tracks(tracks, detections, frame_index, boxes=None, features=None, positions=None):
+def update_tracks(tracks, detections, frame_index, boxes=None, features=None, positions=None, store_rows=None):
     """:meth:`Track.update` of each track with its detection, with one batched Kalman correction (and,
     for tracks of one shared store, one write of all their features and world positions).
 
@@ -337,13 +343,15 @@ def update_tracks(tracks, detections, frame_index, boxes=None, features=None, po
         The detections' features, when already stacked (every detection has one).
     positions : ndarray, Nx3, optional
         The detections' world positions, when already stacked (NaN rows where unknown).
+    store_rows : (TrackStore, ndarray of int), optional
+        :func:`shared_store` of ``tracks``, when already known.
     """
     if not tracks:
         return
     if boxes is None:
         boxes = np.array([detection.tlwh for detection in detections])
     measurements = kalman_batch.tlwh_to_xyah(boxes)
-    store, rows = shared_store(tracks)
+    store, rows = store_rows if store_rows is not None else shared_store(tracks)
     if store is None:
         set_kalman_states(tracks, *kalman_batch.update(*kalman_states(tracks), measurements,
                                                        TrackStore.std_weight_position))
@@ -463,7 +471,7 @@ def stack_points(positions):
     return np.array([_UNKNOWN_POSITION if p is None else p for p in positions], dtype=np.float64).reshape(-1, 3)
 
 
-def world_distances_to(tracks, positions):
+def world_distances_to(tracks, positions, centres=None):
     """Distance between each track's world position and each of some points, metres.
 
     Parameters
@@ -471,6 +479,8 @@ def world_distances_to(tracks, positions):
     tracks : list of Track
     positions : ndarray, Nx3
         Metres; NaN rows for unknown points.
+    centres : ndarray, Tx3, optional
+        :func:`world_positions_of` the tracks, when already known.
 
     Returns
     -------
@@ -478,7 +488,7 @@ def world_distances_to(tracks, positions):
         NaN where either position is unknown (as :func:`world_distances`).
     """
     points = np.asarray(positions, dtype=np.float64).reshape(-1, 3).T              # 3xN: coordinate-major,
-    centres = world_positions_of(tracks).T                                          # so that every operation
+    centres = (world_positions_of(tracks) if centres is None else centres).T        # so that every operation
     squared = points[:, None, :] - centres[:, :, None]                              # runs along N (3xTxN)
     squared *= squared
     return np.sqrt((squared[0] + squared[1]) + squared[2])      # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums

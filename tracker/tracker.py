@@ -283,6 +283,7 @@ class Tracker:
         self.reactivations = 0
         self.feature_dim = self._gallery.feature_dim
         self._frame_arrays = None
+        self._live_rows = None          # shared_store(self.tracks) from a frame's prediction to its new tracks
 
     # ------------------------------------------------------------------ public
     @property
@@ -346,7 +347,7 @@ class Tracker:
         arrays = self._frame_arrays = self._prepare(list(detections or ()), frame)
         detections = arrays.detections
 
-        predict_tracks(self.tracks)
+        self._live_rows = predict_tracks(self.tracks)        # the tracks' store rows until new tracks start
         matches, unmatched_tracks, unmatched_detections = self._match(detections)
         matched, chosen = [], None
         if matches:
@@ -355,13 +356,15 @@ class Tracker:
             update_tracks(matched, [detections[i] for i in chosen.tolist()],
                           frame_index, boxes=arrays.boxes[chosen],
                           features=None if arrays.features is None else arrays.features[chosen],
-                          positions=arrays.positions[chosen])
+                          positions=arrays.positions[chosen],
+                          store_rows=self._store_rows(self.tracks, [k for k, _ in matches]))
         reacquired, unmatched_tracks, unmatched_detections = self._reacquire(
             detections, unmatched_tracks, unmatched_detections)
         for track_index, detection_index in reacquired:
             self.tracks[track_index].reacquire(detections[detection_index], frame_index)
         for track_index in unmatched_tracks:
             self.tracks[track_index].mark_missed()
+        self._live_rows = None
         self._start_tracks(detections, unmatched_detections, frame_index)
         self._adopt_gallery_ids_on_confirmation()
         self._record_in_gallery(matched, chosen)
@@ -520,7 +523,9 @@ class Tracker:
         forbidden = np.array([t.label for t in level_tracks])[:, None] != frame.labels[detection_indices][None, :]
         if forbidden.all():                      # no class in common: nothing else to compute
             return np.full(forbidden.shape, INFTY_COST)
-        world = world_distances_to(level_tracks, frame.positions[detection_indices])   # metres, NaN if unknown
+        store_rows = self._store_rows(tracks, track_indices)
+        centres = store_rows[0].medians(store_rows[1]) if store_rows is not None else None
+        world = world_distances_to(level_tracks, frame.positions[detection_indices], centres)   # metres, NaN if unknown
         world_known = np.isfinite(world)
         forbidden |= world_known & (world > frame.world_gates[detection_indices][None, :])
         if forbidden.all():
@@ -537,13 +542,22 @@ class Tracker:
         # a motion-gated pair without world distance costs INFTY_COST whatever its appearance
         appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
                                                  pairs=~forbidden & ~(motion_gated & ~world_known),
-                                                 features=frame.features)
+                                                 features=frame.features, store_rows=store_rows)
         cost = appearance.copy()
         cost[motion_gated] = INFTY_COST
         cost += config.world_weight * np.where(world_known, world, 0.0)
         forbidden |= appearance > np.where(world_known, max_distance, min(max_distance, config.unplaced_max_distance))
         cost[forbidden] = INFTY_COST
         return cost
+
+    def _store_rows(self, tracks, track_indices):
+        """(store, rows) of ``tracks[k]`` for ``k`` in ``track_indices`` when the tracker's live tracks
+        (``tracks`` is ``self.tracks``) share one store, from the rows read at the frame's prediction;
+        None otherwise."""
+        live = self._live_rows
+        if tracks is not self.tracks or live is None or live[0] is None:
+            return None
+        return live[0], live[1][track_indices]
 
     def _cost_limit(self, max_distance):
         """Largest cost a pair within all gates can have (gating itself is done in the cost)."""
