@@ -62,10 +62,10 @@ def solve_assignment(cost_matrix, max_distance):
         matches.sort()
     if not matches:
         return [], list(range(n_rows)), list(range(n_cols))
-    matched_rows = set(r for r, _ in matches)
-    matched_cols = set(c for _, c in matches)
-    return (matches, [r for r in range(n_rows) if r not in matched_rows],
-            [c for c in range(n_cols) if c not in matched_cols])
+    unmatched_rows, unmatched_cols = np.ones(n_rows, dtype=bool), np.ones(n_cols, dtype=bool)
+    matched_rows, matched_cols = zip(*matches)
+    unmatched_rows[list(matched_rows)] = unmatched_cols[list(matched_cols)] = False
+    return matches, np.flatnonzero(unmatched_rows).tolist(), np.flatnonzero(unmatched_cols).tolist()
 
 
 def min_cost_matching(distance_metric, max_distance, tracks, detections, track_indices=None,

@@ -411,21 +411,10 @@ class Tracker:
         candidates = [d for d in detections if not (d.label in ignored or d.score < min_score)]
         checked = check_detections(candidates, image_size, self.feature_dim)
         placed, positions = _finite_points(candidates)
-        kept, kept_rows = [], []
-        for row, (detection, fine, position_fine) in enumerate(zip(candidates, checked.valid.tolist(),
-                                                                   placed.tolist())):
-            if not fine:
-                reason = invalid_reason(detection, image_size, self.feature_dim)
-                if reason:
-                    log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
-                    continue
-            if detection.mask is not None or not position_fine:
-                sanitize(detection, image_size)
-                if not position_fine and detection.world_position is not None:
-                    positions[row] = detection.world_position
-            kept.append(detection)
-            kept_rows.append(row)
-        rows = None if len(kept) == len(candidates) else np.array(kept_rows, dtype=np.intp)
+        if checked.valid.all() and placed.all() and all(d.mask is None for d in candidates):
+            kept, rows = candidates, None        # the usual frame: nothing to skip, warn about or sanitize
+        else:
+            kept, rows = self._keep_valid(candidates, checked.valid, placed, positions, image_size)
         boxes = checked.boxes
         if boxes is not None and rows is not None:
             boxes = boxes[rows]
@@ -458,6 +447,31 @@ class Tracker:
         if embedded is not kept:                 # features computed (and detections maybe dropped)
             return _FrameArrays(self, embedded)
         return _FrameArrays(self, kept, boxes=boxes, features=features, positions=None if located else positions)
+
+    def _keep_valid(self, candidates, valid, placed, positions, image_size):
+        """The detections that pass :func:`invalid_reason` (the others skipped with a warning), their
+        masks and world positions sanitized; ``positions`` (Nx3) updated in place.
+
+        Returns
+        -------
+        kept : list of Detection
+        rows : ndarray of int or None
+            Rows of ``candidates`` kept; None when all are.
+        """
+        kept, kept_rows = [], []
+        for row, (detection, fine, position_fine) in enumerate(zip(candidates, valid.tolist(), placed.tolist())):
+            if not fine:
+                reason = invalid_reason(detection, image_size, self.feature_dim)
+                if reason:
+                    log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
+                    continue
+            if detection.mask is not None or not position_fine:
+                sanitize(detection, image_size)
+                if not position_fine and detection.world_position is not None:
+                    positions[row] = detection.world_position
+            kept.append(detection)
+            kept_rows.append(row)
+        return kept, None if len(kept) == len(candidates) else np.array(kept_rows, dtype=np.intp)
 
     def _embed(self, detections, rgb):
         missing = [d for d in detections if d.feature is None]
