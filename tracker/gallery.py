@@ -667,6 +667,13 @@ class LongTermGallery:
         distances[:, has_feature] = np.minimum(np.maximum(1.0 - similarity[:, has_feature], 0.0), 2.0)
         return distances
 
+    @staticmethod
+    def _normalized_queries(features, with_feature):
+        """The queries' features (those of rows ``with_feature``) stacked and scaled to unit length: QxD."""
+        queries = np.array([features[q] for q in with_feature], dtype=np.float32)
+        queries /= np.sqrt(np.square(queries).sum(axis=1))[:, None]       # np.linalg.norm's sums
+        return queries
+
     def cost_matrix(self, features, labels, world_positions=None, exclude_ids=(), max_distance=None,
                     world_gate_metres=None, world_weight=None, unplaced_max_distance=None):
         """Matching cost of queries against the stored identities.
@@ -712,19 +719,21 @@ class LongTermGallery:
                 keep |= stored_labels == label
         else:
             keep = np.isin(stored_labels, labels)
-        row_of = self._row_of
-        excluded = [row for row in map(row_of.get, map(int, exclude_ids)) if row is not None]
-        if excluded:
-            keep[excluded] = False
         with_feature = [q for q in range(n_queries) if features[q] is not None]
         searchable = bool(with_feature) and self._bank is not None
-        if searchable:
-            queries = np.array([features[q] for q in with_feature], dtype=np.float32)
-            queries /= np.sqrt(np.square(queries).sum(axis=1))[:, None]       # np.linalg.norm's sums
         every_row = not searchable or self._faiss is None
+        queries = None
         if every_row:
             rows = np.flatnonzero(keep)
+            if len(rows):                        # the excluded identities among the rows of the classes
+                exclude = exclude_ids if isinstance(exclude_ids, (set, frozenset)) else set(map(int, exclude_ids))
+                if exclude:
+                    rows = rows[np.array([i not in exclude for i in self._ids[rows].tolist()], dtype=bool)]
         else:
+            row_of = self._row_of
+            excluded = [row for row in map(row_of.get, map(int, exclude_ids)) if row is not None]
+            keep[excluded] = False
+            queries = self._normalized_queries(features, with_feature)
             candidates = self._candidate_rows(queries, excluded)
             every_row = len(candidates) == self.size
             rows = candidates[keep[candidates]]
@@ -735,14 +744,18 @@ class LongTermGallery:
         for q, position in enumerate(world_positions):
             if position is not None:
                 positions[q] = position
-        difference = positions[:, None, :] - self._fresh_positions(rows)[None, :, :]
-        world = np.sqrt(np.square(difference).sum(axis=2))                  # np.linalg.norm's sums
+        # 3xQxR, coordinate-major: every operation runs along the rows
+        squared = positions.T[:, :, None] - self._fresh_positions(rows).T[:, None, :]
+        squared *= squared
+        world = np.sqrt((squared[0] + squared[1]) + squared[2])             # np.linalg.norm's sums
         world_known = np.isfinite(world)
         allowed = (labels[:, None] == self._labels[rows][None, :])
         allowed &= ~world_known | (world <= _per_query(
             self.world_gate_metres if world_gate_metres is None else world_gate_metres, n_queries))
         if not allowed.any():
             return self._ids[rows].copy(), cost
+        if searchable and queries is None:
+            queries = self._normalized_queries(features, with_feature)
         max_distance = _per_query(self.max_distance if max_distance is None else max_distance, n_queries)
         world_weight = _per_query(self.world_weight if world_weight is None else world_weight, n_queries)
         appearance = np.full((n_queries, len(rows)), np.nan)
