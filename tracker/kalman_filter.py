@@ -29,7 +29,7 @@ def initial_variances(measurement, std_weight_position=STD_WEIGHT_POSITION, std_
         Variances: twice the position noise and ten times the velocity noise of the box height.
     """
     measurement = np.asarray(measurement, dtype=np.float64)
-    if measurement.shape == (4,) and np.ndim(std_weight_position) == 0 and np.ndim(std_weight_velocity) == 0:
+    if measurement.shape == (4,) and isinstance(std_weight_position, float) and isinstance(std_weight_velocity, float):
         # one box (a new track): the same products in Python floats, without array indexing
         height = float(measurement[3])
         position, velocity = 2 * std_weight_position * height, 10 * std_weight_velocity * height
