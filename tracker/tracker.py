@@ -534,33 +534,48 @@ class Tracker:
         level_tracks = [tracks[k] for k in track_indices]
         frame = self._frame_arrays if self._frame_arrays is not None and \
             self._frame_arrays.detections is detections else _FrameArrays(self, detections)
-        forbidden = np.array([t.label for t in level_tracks])[:, None] != frame.labels[detection_indices][None, :]
+        if len(detection_indices) == len(detections) and detection_indices == list(range(len(detections))):
+            columns = slice(None)                # every detection in order (a cascade's first level)
+        else:
+            columns = np.asarray(detection_indices, dtype=np.intp)
+        forbidden = np.array([t.label for t in level_tracks])[:, None] != frame.labels[columns][None, :]
         if forbidden.all():                      # no class in common: nothing else to compute
             return np.full(forbidden.shape, INFTY_COST)
         store_rows = self._store_rows(tracks, track_indices)
         centres = store_rows[0].medians(store_rows[1]) if store_rows is not None else None
-        world = world_distances_to(level_tracks, frame.positions[detection_indices], centres)   # metres, NaN if unknown
+        world = world_distances_to(level_tracks, frame.positions[columns], centres)   # metres, NaN if unknown
         world_known = np.isfinite(world)
-        forbidden |= world_known & (world > frame.world_gates[detection_indices][None, :])
+        everywhere = world_known.all()           # the usual case with depth and pose: no NaN to set aside
+        forbidden |= (world > frame.world_gates[columns][None, :]) if everywhere else \
+            world_known & (world > frame.world_gates[columns][None, :])
         if forbidden.all():
             return np.full(forbidden.shape, INFTY_COST)
-        motion_gated = np.zeros(forbidden.shape, dtype=bool)
+        motion_gated = None
         if motion_gate:
             undecided = ~forbidden & ~world_known if config.world_replaces_motion_gate else ~forbidden
-            rows, cols = np.flatnonzero(undecided.any(axis=1)), np.flatnonzero(undecided.any(axis=0))
-            if len(rows):
+            if undecided.any():
+                rows, cols = np.flatnonzero(undecided.any(axis=1)), np.flatnonzero(undecided.any(axis=0))
+                motion_gated = np.zeros(forbidden.shape, dtype=bool)
                 motion_gated[np.ix_(rows, cols)] = linear_assignment.gate_cost_matrix(
                     np.zeros((len(rows), len(cols))), tracks, detections, [track_indices[r] for r in rows],
                     [detection_indices[c] for c in cols]) >= INFTY_COST
                 motion_gated &= undecided
+                if not motion_gated.any():
+                    motion_gated = None
         # a motion-gated pair without world distance costs INFTY_COST whatever its appearance
+        pairs = ~forbidden if motion_gated is None else ~forbidden & ~(motion_gated & ~world_known)
         appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
-                                                 pairs=~forbidden & ~(motion_gated & ~world_known),
-                                                 features=frame.features, store_rows=store_rows)
+                                                 pairs=pairs, features=frame.features, store_rows=store_rows)
         cost = appearance.copy()
-        cost[motion_gated] = INFTY_COST
-        cost += config.world_weight * np.where(world_known, world, 0.0)
-        forbidden |= appearance > np.where(world_known, max_distance, min(max_distance, config.unplaced_max_distance))
+        if motion_gated is not None:
+            cost[motion_gated] = INFTY_COST
+        if everywhere:
+            cost += config.world_weight * world
+            forbidden |= appearance > max_distance
+        else:
+            cost += config.world_weight * np.where(world_known, world, 0.0)
+            forbidden |= appearance > np.where(world_known, max_distance,
+                                               min(max_distance, config.unplaced_max_distance))
         cost[forbidden] = INFTY_COST
         return cost
 
