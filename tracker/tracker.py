@@ -427,22 +427,21 @@ class Tracker:
             for detection, touches in zip(kept, touching.tolist()):
                 detection.truncated = detection.truncated or touches
         features = None
-        with_feature = [d for d in kept if d.feature is not None]
-        if with_feature:
-            if (len(with_feature) == len(kept) and checked.features is not None
-                    and len(checked.feature_rows) == len(candidates)):
-                # every feature stacked in the check: scale those rows
-                features = normalized_rows(checked.features if rows is None else checked.features[rows])
-                for detection, feature in zip(kept, features):
-                    detection.feature = feature
-            elif len({d.feature.size for d in with_feature}) == 1:
+        if checked.features is not None and len(checked.feature_rows) == len(candidates):
+            # every feature stacked in the check (so every kept detection has one): scale those rows
+            features = normalized_rows(checked.features if rows is None else checked.features[rows])
+            for detection, feature in zip(kept, features):
+                detection.feature = feature
+        else:
+            with_feature = [d for d in kept if d.feature is not None]
+            if with_feature and len({d.feature.size for d in with_feature}) == 1:
                 for detection, feature in zip(with_feature, normalized_rows(np.array(
                         [d.feature for d in with_feature], dtype=np.float32))):
                     detection.feature = feature
             else:
                 for detection in with_feature:
                     detection.feature = normalized(detection.feature)
-        embedded = self._embed(kept, rgb)
+        embedded = kept if features is not None else self._embed(kept, rgb)     # nothing to embed when all have one
         located = self._locate(embedded, frame, rgb)
         if embedded is not kept:                 # features computed (and detections maybe dropped)
             return _FrameArrays(self, embedded)
