@@ -278,8 +278,8 @@ def test_solve_assignment_matches_the_full_solver(seed):
 
 # ---------------------------------------------------------------------------- whole tracker
 def reference_appearance_world_cost(tracker, tracks, detections, track_indices, detection_indices, max_distance,
-                                    motion_gate):
-    """Tracker._appearance_world_cost as first written: every pair, one track at a time."""
+                                    motion_gate, decided_pairs_exact=True):
+    """Tracker._appearance_world_cost as first written: every pair, one track at a time (every cost exact)."""
     config = tracker.config
     appearance = reference_appearance_cost(tracks, detections, track_indices, detection_indices)
     cost = appearance.copy()
@@ -324,6 +324,52 @@ def test_appearance_world_cost_matches_the_per_track_reference(seed, world_repla
         allowed = expected < INFTY_COST
         np.testing.assert_allclose(found[allowed], expected[allowed], atol=1e-6)
         assert allowed.any() or seed
+
+
+def test_pairs_decided_by_their_latest_feature_give_the_exact_costs_assignment():
+    from benchmarks.speed import make_frames
+
+    frames = make_frames(40, 14, 2, 32, seed=4)
+    rng = np.random.default_rng(4)
+    for k, frame in enumerate(frames):
+        for i in range(0, 16, 2):                # twins: same class, 0.3 m apart (both inside the world gate),
+            frame[i + 1].label = frame[i].label  # half of them alike
+            frame[i + 1].world_position = frame[i].world_position + [0.3, 0.0, 0.0]
+            if i % 4 == 0:
+                frame[i + 1].feature = (frame[i].feature + 0.1 * rng.standard_normal(32)).astype(np.float32)
+        if k % 5 == 4:
+            frame[20].world_position = None     # a pair without world distance: the tighter unplaced gate
+        if k in (6, 9):                          # an odd view: the next frame is far from the latest feature
+            frame[30].feature = rng.standard_normal(32).astype(np.float32)   # only, not from the bank
+    tracker = Tracker(TrackerConfig())
+    original = tracker._appearance_world_cost
+    seen = []
+
+    def both(tracks, detections, track_indices, detection_indices, max_distance, motion_gate,
+             decided_pairs_exact=True):
+        found = original(tracks, detections, track_indices, detection_indices, max_distance, motion_gate,
+                         decided_pairs_exact)
+        exact = original(tracks, detections, track_indices, detection_indices, max_distance, motion_gate, True)
+        seen.append((found, exact, tracker._cost_limit(max_distance)))
+        return found
+
+    tracker._appearance_world_cost = both
+    for frame in frames:
+        tracker.update(frame)
+    decided = crowded = 0
+    for found, exact, limit in seen:
+        np.testing.assert_array_equal(found >= INFTY_COST, exact >= INFTY_COST)
+        different = found != exact
+        decided += int(different.sum())
+        # a decided pair costs at least its exact cost (an upper bound), stays inside the gates, and is
+        # the only admissible pair of its row and column
+        assert np.all(found[different] >= exact[different] - 1e-6) and np.all(found[different] <= limit)
+        admissible = exact <= limit
+        rows, columns = np.nonzero(different)
+        assert np.all(admissible[rows].sum(axis=1) == 1) and np.all(admissible[:, columns].sum(axis=0) == 1)
+        crowded += int((admissible.sum(axis=1) > 1).sum())
+        assert solve_assignment(found, limit) == solve_assignment(exact, limit)
+    assert decided > 100 and crowded > 0         # both kinds of pairs were met
 
 
 def run_ids(tracker, frames):

@@ -59,6 +59,30 @@ def stack_banks(banks):
     return features[rows]
 
 
+def latest_feature_distance(store, rows, queries):
+    """Cosine distance of each query to the latest feature of its track's bank: an upper bound of the
+    nearest-neighbour distance (the latest feature is one of the bank's), read from one feature per
+    track instead of the whole bank.
+
+    Parameters
+    ----------
+    store : TrackStore
+    rows : ndarray of int, (P,)
+        Store rows (with features) of the tracks of P pairs.
+    queries : ndarray, PxD float32
+        L2-normalised query feature of each pair.
+
+    Returns
+    -------
+    ndarray, (P,)
+        ``1 - cos`` (float arithmetic of its own: compare it with a margin where the nearest-neighbour
+        distance of :func:`appearance_cost` is compared exactly).
+    """
+    if not len(rows):
+        return np.zeros(0)
+    return 1.0 - np.einsum("pd,pd->p", store.latest_features(rows), queries).astype(np.float64)
+
+
 def appearance_cost(tracks, detections, track_indices, detection_indices, pairs=None, features=None,
                     store_rows=None):
     """Nearest-neighbour cosine distance of detection features to track feature banks.

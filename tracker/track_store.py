@@ -278,6 +278,11 @@ class TrackStore:
             return np.zeros((0, 0), dtype=np.float32)
         return self.feature_ring[row, :count]
 
+    def latest_features(self, rows):
+        """The most recently stored feature of each row, RxD float32 (rows must hold features)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        return self.feature_ring[rows, (self._feature_next[rows] - 1) % self.feature_budget]
+
     def mean_feature(self, row):
         """L2-normalised mean of a row's stored features, (D,) float32, or None when empty."""
         count = self.feature_count[row]

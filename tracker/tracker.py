@@ -516,7 +516,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ matching
     def _appearance_world_cost(self, tracks, detections, track_indices, detection_indices,
-                               max_distance, motion_gate):
+                               max_distance, motion_gate, decided_pairs_exact=True):
         """Appearance + world cost, gated by class, appearance, world distance and optionally motion.
 
         The cheap gates come first (class and world distance for all pairs, then motion for the pairs
@@ -563,8 +563,15 @@ class Tracker:
                     motion_gated = None
         # a motion-gated pair without world distance costs INFTY_COST whatever its appearance
         pairs = ~forbidden if motion_gated is None else ~forbidden & ~(motion_gated & ~world_known)
+        decided = None
+        if not decided_pairs_exact and store_rows is not None and frame.features is not None:
+            pairs, decided = self._decided_pairs(pairs, store_rows, frame.features[columns], world_known,
+                                                 max_distance)
         appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
                                                  pairs=pairs, features=frame.features, store_rows=store_rows)
+        if decided is not None:
+            decided_rows, decided_columns, bound = decided
+            appearance[decided_rows, decided_columns] = np.maximum(0.0, bound)
         cost = appearance.copy()
         if motion_gated is not None:
             cost[motion_gated] = INFTY_COST
@@ -577,6 +584,48 @@ class Tracker:
                                                min(max_distance, config.unplaced_max_distance))
         cost[forbidden] = INFTY_COST
         return cost
+
+    # a pair is decided by its latest feature only when that one is this far inside the appearance gate
+    # (the bound's float arithmetic differs from the bank search's by ~1e-7)
+    _DECIDED_MARGIN = 1e-4
+
+    def _decided_pairs(self, pairs, store_rows, features, world_known, max_distance):
+        """The pairs whose assignment needs no appearance cost, and the others.
+
+        A pair that is the only candidate of its track and of its detection, and whose latest-feature
+        distance (an upper bound of the nearest-neighbour distance) is inside the appearance gate, is
+        admissible and alone in its row and column whatever its exact cost, so the assignment takes it
+        (:func:`~tracker.linear_assignment.solve_assignment` matches such a pair without the solver).
+        Its bank need not be searched: its cost is given as the bound (within the gates like the
+        exact one; only a cost matrix read outside the assignment would see the difference).
+
+        Returns
+        -------
+        pairs : ndarray of bool, TxN
+            The pairs still to search exactly.
+        decided : (ndarray, ndarray, ndarray) or None
+            Rows, columns and latest-feature distance of the decided pairs.
+        """
+        store, rows = store_rows
+        candidate = pairs & (store.feature_count[rows] > 0)[:, None]
+        pair_rows, pair_columns = np.nonzero(candidate)
+        if not len(pair_rows):
+            return pairs, None
+        single = (np.bincount(pair_rows, minlength=len(rows))[pair_rows] == 1) & \
+            (np.bincount(pair_columns, minlength=candidate.shape[1])[pair_columns] == 1)
+        if not single.any():
+            return pairs, None
+        pair_rows, pair_columns = pair_rows[single], pair_columns[single]
+        bound = nn_matching.latest_feature_distance(store, rows[pair_rows], features[pair_columns])
+        gate = np.where(world_known[pair_rows, pair_columns], max_distance,
+                        min(max_distance, self.config.unplaced_max_distance))
+        sure = bound <= gate - self._DECIDED_MARGIN
+        if not sure.any():
+            return pairs, None
+        pair_rows, pair_columns = pair_rows[sure], pair_columns[sure]
+        pairs = pairs.copy()
+        pairs[pair_rows, pair_columns] = False
+        return pairs, (pair_rows, pair_columns, bound[sure])
 
     def _store_rows(self, tracks, track_indices):
         """(store, rows) of ``tracks[k]`` for ``k`` in ``track_indices`` when the tracker's live tracks
@@ -600,7 +649,8 @@ class Tracker:
 
         def gated_metric(tracks, dets, track_indices, detection_indices):
             return self._appearance_world_cost(tracks, dets, track_indices, detection_indices,
-                                               config.max_cosine_distance, motion_gate=True)
+                                               config.max_cosine_distance, motion_gate=True,
+                                               decided_pairs_exact=False)
 
         appearance_limit = self._cost_limit(config.max_cosine_distance)
         matches_a, unmatched_tracks_a, unmatched_detections = linear_assignment.matching_cascade(
