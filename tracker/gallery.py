@@ -377,8 +377,9 @@ class LongTermGallery:
     def _groups(rows):
         """For rows sorted into groups: the distinct rows, each group's size, and each entry's rank in
         its group (0 for the first)."""
-        distinct, first, counts = np.unique(rows, return_index=True, return_counts=True)
-        return distinct, counts, np.arange(len(rows)) - np.repeat(first, counts)
+        first = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))     # each group's first entry
+        counts = np.diff(np.append(first, len(rows)))
+        return rows[first], counts, np.arange(len(rows)) - np.repeat(first, counts)
 
     def _write_rings(self, ring, next_slot, count, rows, values):
         """Append each entry's value to its row's ring (``ring`` RxKx..., with the rows' next slots and
@@ -386,9 +387,12 @@ class LongTermGallery:
         each group's size."""
         distinct, counts, rank = self._groups(rows)
         size = ring.shape[1]
-        kept = rank >= np.repeat(counts, counts) - size              # only the last ``size`` stay in a ring
         slots = (np.repeat(next_slot[distinct], counts) + rank) % size
-        ring[rows[kept], slots[kept]] = values[kept]
+        if counts.max() <= size:                                     # every entry stays
+            ring[rows, slots] = values
+        else:                                                        # only the last ``size`` stay in a ring
+            kept = rank >= np.repeat(counts, counts) - size
+            ring[rows[kept], slots[kept]] = values[kept]
         next_slot[distinct] = (next_slot[distinct] + counts) % size
         count[distinct] = np.minimum(count[distinct] + counts, size)
         return distinct, counts
@@ -397,9 +401,15 @@ class LongTermGallery:
         """:meth:`_add_feature` for each entry, rows sorted into groups (order kept within a group)."""
         distinct, counts = self._write_rings(self._bank, self._bank_next, self._bank_count, rows, values)
         starts = np.cumsum(counts) - counts
+        sums = self._mean_sum[distinct]
+        every_group = int(counts.min())
         for step in range(int(counts.max())):                        # one after the other, as += would
-            taking = counts > step
-            self._mean_sum[distinct[taking]] += values[starts[taking] + step]
+            if step < every_group:
+                sums += values[starts + step]
+            else:
+                taking = counts > step
+                sums[taking] += values[starts[taking] + step]
+        self._mean_sum[distinct] = sums
         self._mean_count[distinct] += counts
         self._refresh_means(distinct)
 
