@@ -567,8 +567,11 @@ class Tracker:
         if not decided_pairs_exact and store_rows is not None and frame.features is not None:
             pairs, decided = self._decided_pairs(pairs, store_rows, frame.features[columns], world_known,
                                                  max_distance)
-        appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
-                                                 pairs=pairs, features=frame.features, store_rows=store_rows)
+        if decided is not None and not pairs.any():         # every pair decided: no bank to search
+            appearance = np.full(pairs.shape, INFTY_COST)
+        else:
+            appearance = nn_matching.appearance_cost(tracks, detections, track_indices, detection_indices,
+                                                     pairs=pairs, features=frame.features, store_rows=store_rows)
         if decided is not None:
             decided_rows, decided_columns, bound = decided
             appearance[decided_rows, decided_columns] = np.maximum(0.0, bound)
