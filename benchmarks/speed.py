@@ -17,7 +17,10 @@
     scene's detections (the real workload: its detections, live tracks and new objects per frame).
 
 Each figure is the median of ``--repeats`` runs; all cells of (a) are measured interleaved in one
-process, so their ratios are side by side. Prints tables, writes ``OUT/speed.json`` and the scaling
+process, so their ratios are side by side. ``--baseline DIR`` times another version of the tracker
+too (``DIR/tracker``, e.g. a ``git worktree`` of an older commit), run for run alternately with this
+one in the same process, and reports the median of the per-run ratios: on a machine whose speed
+drifts, that ratio holds where two separate runs would not. Prints tables, writes ``OUT/speed.json`` and the scaling
 plot ``OUT/speed.png``, and states the machine (CPUs, torch threads, device, load average).
 """
 import copy
@@ -81,17 +84,48 @@ def _unit(rng, n, dim):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def tracker_package(baseline=None):
+    """The ``tracker`` package to time: this one, or another version's loaded from ``baseline/tracker``
+    under the name ``baseline_tracker`` (its absolute imports, e.g. of ``reid``, resolve to this
+    checkout's)."""
+    if baseline is None:
+        return importlib.import_module("tracker")
+    path = Path(baseline) / "tracker"
+    if not (path / "__init__.py").is_file():
+        raise ValueError(f"--baseline {baseline}: no tracker package there ({path / '__init__.py'} missing)")
+    name = "baseline_tracker"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if Path(loaded.__file__).resolve() != (path / "__init__.py").resolve():
+            raise ValueError(f"a baseline tracker from {Path(loaded.__file__).parent} is already loaded")
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path / "__init__.py", submodule_search_locations=[str(path)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _submodule(package, name):
+    return importlib.import_module(f"{(package or tracker_package()).__name__}.{name}")
+
+
 def _median(values):
     return float(statistics.median(values)) if values else float("nan")
 
 
 # ------------------------------------------------------------------------------------ (a) tracker
 
-def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0, positions=True):
+def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0, positions=True, package=None):
     """A gallery of ``entries`` stored features (``ceil(entries / bank_size)`` identities, full banks but
     the last), filled with :meth:`LongTermGallery.add`, each identity at a world position (uniform in a
-    10 m cube) unless ``positions`` is False; returns (gallery, seconds)."""
-    from tracker.tracker import TrackerConfig
+    10 m cube) unless ``positions`` is False; returns (gallery, seconds). ``package``: the tracker
+    package whose gallery to build (:func:`tracker_package`; this one by default)."""
+    TrackerConfig = _submodule(package, "tracker").TrackerConfig
     gallery = TrackerConfig(gallery_bank_size=bank_size, gallery_index=index).make_gallery()
     rng = np.random.default_rng(seed)
     entries = max(1, int(entries))
@@ -115,11 +149,11 @@ def gallery_entries(gallery):
     return int(sum(len(gallery.features(track_id)) for track_id in gallery.ids))
 
 
-def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True):
+def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True, package=None):
     """Detections of ``n_frames`` frames: ``n_live`` static objects (seen every frame, small noise) plus
     ``new_per_frame`` objects seen once each; features and (unless ``positions`` is False) world
-    positions precomputed."""
-    from tracker.detection import Detection
+    positions precomputed (``package``'s Detection objects)."""
+    Detection = _submodule(package, "detection").Detection
     rng = np.random.default_rng(seed)
     side = math.ceil(math.sqrt(n_live))
     boxes = np.array([[100.0 * (i % side), 100.0 * (i // side), 40.0, 60.0] for i in range(n_live)])
@@ -143,17 +177,19 @@ def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True):
 
 
 def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=None, seed=0, positions=True,
-                 nn_budget=None):
+                 nn_budget=None, package=None):
     """Mean milliseconds of ``Tracker.update`` per timed frame (total time over the timed frames, so
     that the gallery writes every ``gallery_write_interval`` frames count) with ``n_live`` confirmed
     tracks and a copy of ``gallery`` (detections with world positions unless ``positions`` is False);
-    returns (ms per frame, facts). ``nn_budget``: features kept per live track (TrackerConfig's by default)."""
-    from tracker.tracker import Tracker, TrackerConfig
+    returns (ms per frame, facts). ``nn_budget``: features kept per live track (TrackerConfig's by default).
+    ``package``: the tracker package to time (:func:`tracker_package`; ``gallery`` must be one of its)."""
+    module = _submodule(package, "tracker")
+    Tracker, TrackerConfig = module.Tracker, module.TrackerConfig
     config = TrackerConfig(gallery_bank_size=gallery.bank_size)
     if nn_budget is not None:
         config.nn_budget = nn_budget
     warmup = config.n_init + 2 if warmup is None else warmup
-    detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed, positions)
+    detections = make_frames(n_live, warmup + frames, new_per_frame, dim, seed, positions, package)
     tracker = Tracker(config, gallery=copy.deepcopy(gallery))
     # warm-up (untimed) without gallery look-ups: with all n_live objects new at once, a look-up is one
     # assignment of n_live queries against every identity of their classes, which is not what is timed
@@ -191,13 +227,16 @@ def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1, positions=
 
 
 def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print,
-                  positions=True, nn_budget=None):
+                  positions=True, nn_budget=None, baseline=None):
     indexes = ["exact"] + (["faiss"] if machine_facts()["faiss"] else [])
-    galleries, stored = {}, {}
+    galleries, stored, baseline_galleries = {}, {}, {}
     builds = []
     for index in indexes:
         for entries in gallery_sizes:
             gallery, seconds = build_gallery(entries, dim, bank_size, index, positions=positions)
+            if baseline is not None:            # the same identities, in the baseline's own gallery class
+                baseline_galleries[index, entries] = build_gallery(entries, dim, bank_size, index, positions=positions,
+                                                                   package=baseline)[0]
             galleries[index, entries] = gallery
             stored[index, entries] = gallery_entries(gallery)
             builds.append({"index": index, "entries": stored[index, entries], "identities": len(gallery),
@@ -205,6 +244,7 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
             echo(f"  gallery of {stored[index, entries]} entries ({len(gallery)} identities, {index}) built "
                  f"in {seconds:.1f} s")
     runs = {(index, entries, live): [] for (index, entries) in galleries for live in live_counts}
+    baseline_runs = {key: [] for key in runs}
     searches = {key: [] for key in galleries}
     assigns = {key: [] for key in galleries}
     facts = {}
@@ -214,10 +254,19 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
             searches[index, entries].append(cost_ms)
             assigns[index, entries].append(assign_ms)
             for live in live_counts:
-                ms, fact = time_tracker(gallery, live, frames, new_per_frame, dim, seed=repeat, positions=positions,
-                                        nn_budget=nn_budget)
-                runs[index, entries, live].append(ms)
-                facts[index, entries, live] = fact
+                # with a baseline, the two versions one after the other on the same frames, in turn first
+                first_this = repeat % 2 == 0
+                for version in ("this", "baseline") if first_this else ("baseline", "this"):
+                    if version == "baseline" and baseline is None:
+                        continue
+                    ms, fact = time_tracker(gallery if version == "this" else baseline_galleries[index, entries],
+                                            live, frames, new_per_frame, dim, seed=repeat, positions=positions,
+                                            nn_budget=nn_budget, package=None if version == "this" else baseline)
+                    if version == "this":
+                        runs[index, entries, live].append(ms)
+                        facts[index, entries, live] = fact
+                    else:
+                        baseline_runs[index, entries, live].append(ms)
     rows = []
     for (index, entries, live), values in runs.items():
         gallery = galleries[index, entries]
@@ -227,6 +276,10 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
                      "gallery_search_ms": _median(searches[index, entries]),
                      "gallery_assign_ms": _median(assigns[index, entries]),
                      "new_objects_per_frame": new_per_frame, **facts[index, entries, live]})
+        if baseline is not None:
+            before = baseline_runs[index, entries, live]
+            rows[-1].update(baseline_ms_per_frame=_median(before), baseline_ms_per_frame_runs=before,
+                            ratio_to_baseline=_median([now / then for now, then in zip(values, before)]))
     for row in rows:
         base_gallery = next(r for r in rows if r["index"] == row["index"] and r["live_tracks"] == row["live_tracks"]
                             and r["gallery_entries_requested"] == min(gallery_sizes))
@@ -235,6 +288,7 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
         row["ratio_to_smallest_gallery"] = row["ms_per_frame"] / base_gallery["ms_per_frame"]
         row["ratio_to_fewest_tracks"] = row["ms_per_frame"] / base_live["ms_per_frame"]
     return {"rows": rows, "gallery_builds": builds, "repeats": repeats, "frames_per_run": frames,
+            "baseline": None if baseline is None else str(Path(baseline.__file__).parent.parent),
             "feature_dim": dim, "bank_size": bank_size, "world_positions": bool(positions),
             "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features"
                       + (" and world positions" if positions else "") + "); mean over the frames of a run "
@@ -467,11 +521,18 @@ def print_tables(result, echo=print):
                 cells = {r["gallery_entries"]: r for r in part["rows"]
                          if r["index"] == index and r["live_tracks"] == live}
                 echo(f"{live:>12} | " + " | ".join(f"{cells[e]['ms_per_frame']:10.2f}" for e in entries))
+                if part.get("baseline"):
+                    echo(f"{'baseline':>12} | " + " | ".join(f"{cells[e]['baseline_ms_per_frame']:10.2f}"
+                                                          for e in entries))
+                    echo(f"{'ratio':>12} | " + " | ".join(f"{cells[e]['ratio_to_baseline']:10.3f}" for e in entries))
             search = {r["gallery_entries"]: r for r in part["rows"] if r["index"] == index}
             echo(f"{'search only':>12} | " + " | ".join(f"{search[e]['gallery_search_ms']:10.2f}" for e in entries))
             echo(f"{'assign':>12} | " + " | ".join(f"{search[e]['gallery_assign_ms']:10.2f}" for e in entries))
         for note in part["notes"]:
             echo(f"  note: {note}")
+        if part.get("baseline"):
+            echo(f"  note: baseline = the tracker package of {part['baseline']}, timed run for run alternately with "
+                 "this one on the same frames; ratio = median of the per-run ratios (this / baseline)")
     elif part:
         echo(f"\n(a) tracker update: {part}")
     part = result.get("embedder")
@@ -524,6 +585,9 @@ def main(argv=None):
     parser.add_argument("--root", help="dataset root of --scene")
     parser.add_argument("--max-frames", type=positive_int, help="frames of the end-to-end run (default 30)")
     parser.add_argument("--rgb-only", action="store_true", help="end-to-end run without depth and pose")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also time the tracker package of DIR (e.g. a git worktree of an older commit), "
+                             "alternately with this one, and report the ratio")
     parser.add_argument("--no-positions", action="store_true",
                         help="tracker part without world positions (RGB-only tracking: no world gate narrows "
                              "the gallery search)")
@@ -546,16 +610,18 @@ def main(argv=None):
     result = {"machine": machine_facts(args.device), "settings": {
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
-                                      "max_frames", "no_positions", "nn_budget")}}
+                                      "max_frames", "no_positions", "nn_budget", "baseline")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:
             result["tracker"] = {"skipped": "--skip tracker"}
         else:
             echo("(a) tracker update ...")
+            baseline = tracker_package(args.baseline) if args.baseline else None
             result["tracker"] = bench_tracker(args.live, args.gallery_sizes, args.repeats, args.frames,
                                               args.new_per_frame, args.dim, args.bank_size, echo,
-                                              positions=not args.no_positions, nn_budget=args.nn_budget)
+                                              positions=not args.no_positions, nn_budget=args.nn_budget,
+                                              baseline=baseline)
         embedder = None
         if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)

@@ -89,6 +89,7 @@ def test_end_to_end_is_skipped_without_a_scene(tmp_path):
     (["--skip", "tracker", "embedder", "--scene", "scene0999_00", "--root", "{tmp}"], "scene0999_00"),
     (["--live", "0"], "--live"),
     (["--gallery-sizes", "1e3", "lots"], "lots"),
+    (["--baseline", "{tmp}", "--skip", "embedder", "end-to-end"], "no tracker package there"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -97,6 +98,43 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     assert exit_.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_baseline_version_is_timed_alternately_and_compared(tmp_path):
+    import shutil
+    shutil.copytree(REPO / "tracker", tmp_path / "older" / "tracker",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "out"
+    result = run("--out", str(out), "--live", "3", "--gallery-sizes", "100", "--frames", "2", "--repeats", "2",
+                 "--skip", "embedder", "end-to-end", "--baseline", str(tmp_path / "older"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "speed.json").read_text())
+    assert report["settings"]["baseline"] == str(tmp_path / "older")
+    assert Path(report["tracker"]["baseline"]) == tmp_path / "older"
+    for row in report["tracker"]["rows"]:
+        assert len(row["baseline_ms_per_frame_runs"]) == len(row["ms_per_frame_runs"]) == 2
+        assert positive(row["baseline_ms_per_frame"]) and positive(row["ratio_to_baseline"])
+    assert "baseline" in result.stdout and "ratio" in result.stdout
+
+
+def test_baseline_package_is_the_other_versions(tmp_path):
+    import shutil
+    import sys as sys_module
+    shutil.copytree(REPO / "tracker", tmp_path / "tracker", ignore=shutil.ignore_patterns("__pycache__"))
+    older = speed.tracker_package(REPO)              # this checkout as a baseline: a second, separate package
+    try:
+        assert older.__name__ == "baseline_tracker" and older is not speed.tracker_package()
+        gallery, _ = speed.build_gallery(50, dim=8, bank_size=10, package=older)
+        assert type(gallery).__module__ == "baseline_tracker.gallery"
+        frames = speed.make_frames(3, 2, 1, 8, package=older)
+        assert type(frames[0][0]).__module__ == "baseline_tracker.detection"
+        ms, facts = speed.time_tracker(gallery, n_live=3, frames=2, new_per_frame=1, dim=8, package=older)
+        assert positive(ms) and facts["confirmed_after_warmup"] == 3
+        with pytest.raises(ValueError, match="already loaded"):
+            speed.tracker_package(tmp_path)          # another version while one is loaded
+    finally:
+        for name in [name for name in sys_module.modules if name.split(".")[0] == "baseline_tracker"]:
+            del sys_module.modules[name]
 
 
 def test_gallery_is_built_to_size_and_the_tracker_scenario_holds():
