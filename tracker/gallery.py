@@ -755,7 +755,8 @@ class LongTermGallery:
             if position is not None:
                 positions[q] = position
         # 3xQxR, coordinate-major: every operation runs along the rows
-        squared = positions.T[:, :, None] - self._fresh_positions(rows).T[:, None, :]
+        squared = np.ascontiguousarray(positions.T)[:, :, None] - \
+            np.ascontiguousarray(self._fresh_positions(rows).T)[:, None, :]
         squared *= squared
         world = np.sqrt((squared[0] + squared[1]) + squared[2])             # np.linalg.norm's sums
         world_known = np.isfinite(world)

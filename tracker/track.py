@@ -487,9 +487,10 @@ def world_distances_to(tracks, positions, centres=None):
     ndarray, TxN
         NaN where either position is unknown (as :func:`world_distances`).
     """
-    points = np.asarray(positions, dtype=np.float64).reshape(-1, 3).T              # 3xN: coordinate-major,
-    centres = (world_positions_of(tracks) if centres is None else centres).T        # so that every operation
-    squared = points[:, None, :] - centres[:, :, None]                              # runs along N (3xTxN)
+    # coordinate-major (3xN, 3xT, 3xTxN), so that every operation runs along contiguous N
+    points = np.ascontiguousarray(np.asarray(positions, dtype=np.float64).reshape(-1, 3).T)
+    centres = np.ascontiguousarray((world_positions_of(tracks) if centres is None else centres).T)
+    squared = points[:, None, :] - centres[:, :, None]
     squared *= squared
     return np.sqrt((squared[0] + squared[1]) + squared[2])      # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums
 
