@@ -561,6 +561,29 @@ def test_per_coordinate_update_gives_the_general_updates_bits_and_coupled_covari
     np.testing.assert_allclose(found[1][0], kf.covariance, rtol=RTOL, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pair_gating_distance_is_the_dense_gating_distance_of_those_pairs(seed):
+    rng = np.random.default_rng(seed)
+    count, detections = 30, 25
+    boxes = np.column_stack([rng.uniform(0, 600, count), rng.uniform(0, 400, count), rng.uniform(0.2, 3, count),
+                             rng.uniform(-5, 300, count)])
+    mean, covariance = kalman_batch.initiate(boxes)
+    for _ in range(5):
+        mean, covariance = kalman_batch.predict(mean, covariance)
+        mean, covariance = kalman_batch.update(mean, covariance, boxes + rng.normal(0, 3, boxes.shape))
+    measurements = np.column_stack([rng.uniform(0, 600, detections), rng.uniform(0, 400, detections),
+                                    rng.uniform(0.2, 3, detections), rng.uniform(5, 300, detections)])
+    rows, columns = np.nonzero(rng.random((count, detections)) < 0.3)
+    np.testing.assert_array_equal(
+        kalman_batch.pair_gating_distance(mean[rows], covariance[rows], measurements[columns]),
+        kalman_batch.gating_distance(mean, covariance, measurements)[rows, columns])
+    coupled = covariance.copy()                                          # the general (Cholesky) path
+    coupled[:, 0, 1] = coupled[:, 1, 0] = 0.3 * np.sqrt(coupled[:, 0, 0] * coupled[:, 1, 1])
+    np.testing.assert_allclose(kalman_batch.pair_gating_distance(mean[rows], coupled[rows], measurements[columns]),
+                               kalman_batch.gating_distance(mean, coupled, measurements)[rows, columns], rtol=1e-12)
+    assert kalman_batch.pair_gating_distance(mean[:0], covariance[:0], measurements[:0]).shape == (0,)
+
+
 @pytest.mark.parametrize("stacked", [False, True])
 def test_tracks_started_at_once_equal_tracks_started_one_by_one(stacked):
     from tracker.track import start_tracks

@@ -328,6 +328,39 @@ def gating_distance(mean, covariance, measurements, std_weight_position=STD_WEIG
     return np.sum(z * z, axis=1)
 
 
+def pair_gating_distance(mean, covariance, measurements, std_weight_position=STD_WEIGHT_POSITION):
+    """Squared Mahalanobis distance of P (state, measurement) pairs: :func:`gating_distance`'s entries
+    for those pairs only (the same bits), without the other T x N entries.
+
+    Parameters
+    ----------
+    mean : ndarray, Px8
+        The state of each pair's filter (a filter may appear in several pairs).
+    covariance : ndarray, Px8x8
+    measurements : ndarray, Px4
+        Each pair's box, ``xyah``.
+    std_weight_position : float or ndarray (P,)
+
+    Returns
+    -------
+    ndarray, (P,)
+    """
+    measurements = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
+    if not len(measurements):
+        return np.zeros(0)
+    projected_mean, projected_covariance = project(mean, covariance, std_weight_position)
+    projected_covariance = np.ascontiguousarray(projected_covariance)
+    difference = measurements - projected_mean                                      # Px4
+    if _off_diagonal(projected_covariance).any():
+        return np.array([gating_distance(mean[p:p + 1], covariance[p:p + 1], measurements[p:p + 1],
+                                         np.asarray(std_weight_position).reshape(-1)[p]
+                                         if np.ndim(std_weight_position) else std_weight_position)[0, 0]
+                         for p in range(len(measurements))])
+    z = (1.0 / np.sqrt(_diagonal(projected_covariance))) * difference
+    z = z * z
+    return ((z[:, 0] + z[:, 1]) + z[:, 2]) + z[:, 3]        # in the order gating_distance's sum adds them
+
+
 # ---------------------------------------------------------------------------- lists of filters
 def _stack(filters):
     """States and position-noise weights of the filters: Tx8, Tx8x8, (T,)."""

@@ -16,10 +16,11 @@ import numpy as np
 
 from reid.data.nyu40 import STRUCTURE_LABELS
 
-from . import iou_matching, linear_assignment, nn_matching
+from . import iou_matching, kalman_batch, linear_assignment, nn_matching
 from .detection import (check_detections, invalid_reason, normalized, normalized_rows, sanitize,
                         stack_same_shape)
 from .gallery import LongTermGallery
+from .kalman_filter import CHI2INV95
 from .linear_assignment import INFTY_COST
 from .track import (Track, TrackState, predict_tracks, stack_points, start_tracks, update_tracks, world_distances_to,
                     world_points)
@@ -553,12 +554,8 @@ class Tracker:
         if motion_gate:
             undecided = ~forbidden & ~world_known if config.world_replaces_motion_gate else ~forbidden
             if undecided.any():
-                rows, cols = np.flatnonzero(undecided.any(axis=1)), np.flatnonzero(undecided.any(axis=0))
-                motion_gated = np.zeros(forbidden.shape, dtype=bool)
-                motion_gated[np.ix_(rows, cols)] = linear_assignment.gate_cost_matrix(
-                    np.zeros((len(rows), len(cols))), tracks, detections, [track_indices[r] for r in rows],
-                    [detection_indices[c] for c in cols]) >= INFTY_COST
-                motion_gated &= undecided
+                motion_gated = self._motion_gated(undecided, tracks, detections, track_indices, detection_indices,
+                                                  store_rows, frame.boxes[columns])
                 if not motion_gated.any():
                     motion_gated = None
         # a motion-gated pair without world distance costs INFTY_COST whatever its appearance
@@ -587,6 +584,28 @@ class Tracker:
                                                min(max_distance, config.unplaced_max_distance))
         cost[forbidden] = INFTY_COST
         return cost
+
+    @staticmethod
+    def _motion_gated(undecided, tracks, detections, track_indices, detection_indices, store_rows, boxes):
+        """Which of the ``undecided`` pairs (TxN bool) the Kalman filters' chi-square gate forbids: the
+        squared Mahalanobis distance of those pairs only, from the tracks' store rows when known
+        (``boxes``: the detections' tlwh, Nx4); else :func:`~tracker.linear_assignment.gate_cost_matrix`
+        on the block of their tracks and detections. The same decisions either way."""
+        gated = np.zeros(undecided.shape, dtype=bool)
+        if store_rows is not None:
+            store, rows = store_rows
+            pair_rows, pair_columns = np.nonzero(undecided)
+            track_rows = rows[pair_rows]
+            distances = kalman_batch.pair_gating_distance(
+                store.kalman_mean[track_rows], store.kalman_covariance[track_rows],
+                kalman_batch.tlwh_to_xyah(boxes[pair_columns]), TrackStore.std_weight_position)
+            gated[pair_rows, pair_columns] = distances > CHI2INV95[4]
+            return gated
+        rows, cols = np.flatnonzero(undecided.any(axis=1)), np.flatnonzero(undecided.any(axis=0))
+        gated[np.ix_(rows, cols)] = linear_assignment.gate_cost_matrix(
+            np.zeros((len(rows), len(cols))), tracks, detections, [track_indices[r] for r in rows],
+            [detection_indices[c] for c in cols]) >= INFTY_COST
+        return gated & undecided
 
     # a pair is decided by its latest feature only when that one is this far inside the appearance gate
     # (the bound's float arithmetic differs from the bank search's by ~1e-7)
