@@ -524,6 +524,19 @@ class Tracker:
         these leave and, when the world cue replaces it, that have no world distance); appearance is
         computed only for the pairs still open: any other pair costs ``INFTY_COST`` either way.
 
+        Parameters
+        ----------
+        max_distance : float
+            Appearance gate (cosine distance) of pairs with a world distance; the tighter
+            ``config.unplaced_max_distance`` applies to the others.
+        motion_gate : bool
+            Apply the Kalman filters' chi-square gate (to the pairs without world distance when
+            ``config.world_replaces_motion_gate``).
+        decided_pairs_exact : bool
+            False: a pair that the assignment takes whatever its exact cost is costed from its track's
+            latest feature instead of a bank search (:meth:`_decided_pairs`); for the matching
+            cascade, whose assignment is then the same. True (default): every cost exact.
+
         Returns
         -------
         ndarray, (len(track_indices), len(detection_indices))
