@@ -22,6 +22,7 @@ import numpy as np
 from reid.fileio import atomic_output
 
 from .linear_assignment import INFTY_COST, solve_assignment
+from .world import point_distances
 
 log = logging.getLogger("tracker")
 
@@ -754,11 +755,7 @@ class LongTermGallery:
         for q, position in enumerate(world_positions):
             if position is not None:
                 positions[q] = position
-        # 3xQxR, coordinate-major: every operation runs along the rows
-        squared = np.ascontiguousarray(positions.T)[:, :, None] - \
-            np.ascontiguousarray(self._fresh_positions(rows).T)[:, None, :]
-        squared *= squared
-        world = np.sqrt((squared[0] + squared[1]) + squared[2])             # np.linalg.norm's sums
+        world = point_distances(positions, self._fresh_positions(rows))     # QxR metres
         world_known = np.isfinite(world)
         allowed = (labels[:, None] == self._labels[rows][None, :])
         allowed &= ~world_known | (world <= _per_query(

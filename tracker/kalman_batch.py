@@ -351,11 +351,9 @@ def pair_gating_distance(mean, covariance, measurements, std_weight_position=STD
     projected_mean, projected_covariance = project(mean, covariance, std_weight_position)
     projected_covariance = np.ascontiguousarray(projected_covariance)
     difference = measurements - projected_mean                                      # Px4
-    if _off_diagonal(projected_covariance).any():
-        return np.array([gating_distance(mean[p:p + 1], covariance[p:p + 1], measurements[p:p + 1],
-                                         np.asarray(std_weight_position).reshape(-1)[p]
-                                         if np.ndim(std_weight_position) else std_weight_position)[0, 0]
-                         for p in range(len(measurements))])
+    if _off_diagonal(projected_covariance).any():                  # coupled: gating_distance's general path
+        z = np.matmul(np.linalg.inv(np.linalg.cholesky(projected_covariance)), difference[:, :, None])[:, :, 0]
+        return np.sum(z * z, axis=1)
     z = (1.0 / np.sqrt(_diagonal(projected_covariance))) * difference
     z = z * z
     return ((z[:, 0] + z[:, 1]) + z[:, 2]) + z[:, 3]        # in the order gating_distance's sum adds them

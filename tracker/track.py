@@ -7,6 +7,7 @@ from . import kalman_batch
 from .feature_bank import FeatureBank
 from .kalman_filter import KalmanFilter
 from .track_store import TrackStore
+from .world import point_distances
 
 _UNKNOWN_POSITION = (np.nan, np.nan, np.nan)
 
@@ -487,10 +488,5 @@ def world_distances_to(tracks, positions, centres=None):
     ndarray, TxN
         NaN where either position is unknown (as :func:`world_distances`).
     """
-    # coordinate-major (3xN, 3xT, 3xTxN), so that every operation runs along contiguous N
-    points = np.ascontiguousarray(np.asarray(positions, dtype=np.float64).reshape(-1, 3).T)
-    centres = np.ascontiguousarray((world_positions_of(tracks) if centres is None else centres).T)
-    squared = points[:, None, :] - centres[:, :, None]
-    squared *= squared
-    return np.sqrt((squared[0] + squared[1]) + squared[2])      # x, y, z in turn, as np.linalg.norm(..., axis=-1) sums
+    return point_distances(world_positions_of(tracks) if centres is None else centres, positions)
 

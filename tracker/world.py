@@ -115,3 +115,27 @@ def world_position(mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=Non
         return None
     camera_point = np.median(points, axis=0)
     return pose[:3, :3] @ camera_point + pose[:3, 3]
+
+
+def point_distances(centres, points):
+    """Euclidean distance between each of some centres and each of some points, metres.
+
+    Coordinate-major (3xT, 3xN, 3xTxN contiguous) so that every operation runs along the points; the
+    squares are summed x, y, z in turn, as ``np.linalg.norm(..., axis=-1)`` sums them.
+
+    Parameters
+    ----------
+    centres : ndarray, Tx3
+    points : ndarray, Nx3
+        NaN rows for unknown positions.
+
+    Returns
+    -------
+    ndarray, TxN
+        NaN where either position is unknown.
+    """
+    centres = np.ascontiguousarray(np.asarray(centres, dtype=np.float64).reshape(-1, 3).T)
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3).T)
+    squared = points[:, None, :] - centres[:, :, None]
+    squared *= squared
+    return np.sqrt((squared[0] + squared[1]) + squared[2])
