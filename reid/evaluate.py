@@ -77,24 +77,31 @@ def evaluate(features, view_set, folds=3, seed=0, ranks=DEFAULT_RANKS):
     return summary
 
 
-def colour_histogram_features(crops, bins=(8, 8, 4)):
-    """Baseline: L2-normalised HSV colour histogram of each crop (N x S x S x 3 uint8) -> N x prod(bins)."""
+def colour_histogram_features(crops, bins=(8, 8, 4), exclude_colour=None):
+    """Baseline: L2-normalised HSV colour histogram of each crop (N x S x S x 3 uint8) -> N x prod(bins).
+
+    ``exclude_colour`` (an RGB triple, e.g. the fill of masked crops) leaves the pixels of exactly that
+    colour out of the counts; a crop with no other pixel gives a zero row.
+    """
     import cv2
     features = np.empty((len(crops), int(np.prod(bins))), np.float32)
     for i, crop in enumerate(crops):
         hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1, 2], None, list(bins), [0, 180, 0, 256, 0, 256]).ravel()
+        mask = None
+        if exclude_colour is not None:
+            mask = np.any(crop != np.asarray(exclude_colour, crop.dtype), axis=-1).astype(np.uint8)
+        hist = cv2.calcHist([hsv], [0, 1, 2], mask, list(bins), [0, 180, 0, 256, 0, 256]).ravel()
         features[i] = hist / max(np.linalg.norm(hist), 1e-12)
     return features
 
 
-def features_for(spec, folders, frame_step, episode_gap=30, device=None):
+def features_for(spec, folders, frame_step, episode_gap=30, device=None, precision=None):
     """(features, view set) of a model spec on the scenes; ``colour-histogram`` is the baseline."""
     if spec == "colour-histogram":
         view_set = load_views(folders, 64, ("full",), frame_step=frame_step, episode_gap=episode_gap)
         return colour_histogram_features(view_set.crops["full"]), view_set
     from .embedder import Embedder
-    embedder = Embedder.from_spec(spec, device=device)
+    embedder = Embedder.from_spec(spec, device=device, precision=precision)
     model = embedder.model
     view_set = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
                           margin=embedder.config.crop_margin, frame_step=frame_step, episode_gap=episode_gap)
@@ -119,6 +126,9 @@ def main(argv=None):
                         help="frames out of view that start a new camera pass (default 30)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--device")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"),  # reid.embedder.PRECISIONS
+                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
+                             "float16 (CUDA)")
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
     try:
@@ -127,7 +137,8 @@ def main(argv=None):
             raise SceneError(f"no scenes under {' '.join(args.data)}")
         results = []
         for spec in args.model:
-            features, view_set = features_for(spec, folders, args.frame_step, args.episode_gap, args.device)
+            features, view_set = features_for(spec, folders, args.frame_step, args.episode_gap, args.device,
+                                              args.precision)
             summary = evaluate(features, view_set, folds=args.folds)
             summary["model"] = spec
             results.append(summary)

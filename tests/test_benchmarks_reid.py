@@ -221,3 +221,14 @@ def test_photometric_change_reaches_every_method_and_hurts_the_histogram(scene_r
                                   **common)[0]
     assert clean["status"] == changed["status"] == "ok" and clean["views"] == changed["views"]
     assert changed["rank1"] < clean["rank1"] and changed["mAP"] < clean["mAP"]
+
+
+def test_masked_histograms_split_the_crop(scene_root):
+    folders = bench.scene_folders([str(scene_root)])
+    common = dict(folds=2, frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
+    rows = bench.run_benchmark(folders, ["colour-histogram", "colour-histogram-foreground",
+                                         "colour-histogram-background"], {}, **common)
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert len({r["views"] for r in rows}) == 1 and len({r["queries"] for r in rows}) == 1  # the same views
+    assert len({(r["rank1"], r["mAP"]) for r in rows}) == 3  # three different descriptors
+    assert "foreground" in rows[1]["notes"][0] and "background" in rows[2]["notes"][0]

@@ -177,3 +177,30 @@ def test_scene_updates_replay_the_recorded_detections_on_fresh_trackers():
         for detection, (feature, mask) in zip(detections, originals):
             np.testing.assert_array_equal(detection.feature, feature)
             assert detection.mask is mask
+
+
+def test_embedder_precisions_are_timed_side_by_side(monkeypatch):
+    import torch
+    import reid.embedder
+    from reid.embedder import Embedder
+    monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: True)  # the rows' contract, not speed
+    torch.manual_seed(0)
+    embedder = Embedder.from_variant("concat", device="cpu", img_size=32, embed_dim=16,
+                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    lines = []
+    rows = speed.bench_embedder(embedder, [1, 3], repeats=3, min_objects=3, echo=lines.append,
+                                precisions=["float32", "bfloat16"])
+    assert [(r["batch_size"], r["precision"]) for r in rows] == \
+        [(1, "float32"), (1, "bfloat16"), (3, "float32"), (3, "bfloat16")]
+    for row in rows:
+        assert len(row["objects_per_s_runs"]) == 3 and all(positive(v) for v in row["objects_per_s_runs"])
+        assert row["objects_per_run"] == 3
+    for first, second in zip(rows[::2], rows[1::2]):
+        assert "ratio_to_first" not in first
+        runs = [b / a for a, b in zip(first["objects_per_s_runs"], second["objects_per_s_runs"])]
+        assert second["ratio_to_first"] == pytest.approx(float(np.median(runs)))
+        assert 0.99 < second["min_cosine_to_first"] < 1.0  # bfloat16 ran, and stayed close
+    assert embedder.precision == "float32"  # the caller's embedder is left as it was
+    assert any("bfloat16" in line and "vs float32" in line for line in lines)
+    with pytest.raises(ValueError, match="float16 runs on CUDA only"):
+        speed.bench_embedder(embedder, [1], repeats=1, min_objects=1, precisions=["float16"])

@@ -141,3 +141,47 @@ def test_missing_trunk_weights_fail_fast(tmp_path, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match="trunk_weights"):
         Embedder.from_variant("no-train", pretrained=True, **TINY)
     assert time.monotonic() - start < 5
+
+
+def test_precision_is_checked_against_the_device(concat, monkeypatch):
+    import reid.embedder
+    with pytest.raises(ValueError, match="precision must be one of float32, float16, bfloat16; got 'int8'"):
+        Embedder(concat.model, device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="float16 runs on CUDA only"):
+        Embedder(concat.model, device="cpu", precision="float16")
+    monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: False)
+    with pytest.raises(ValueError, match="AVX512-BF16 or AMX"):
+        Embedder(concat.model, device="cpu", precision="bfloat16")
+
+
+def test_native_bfloat16_probe_answers_a_bool():
+    from reid.embedder import cpu_has_native_bfloat16
+    assert cpu_has_native_bfloat16() in (True, False)
+
+
+def test_bfloat16_features_stay_close_to_float32(monkeypatch):
+    """The shipped model under bfloat16 autocast: unit float32 rows, within a small angle of float32's, and
+    the same nearest neighbours among a frame's objects."""
+    import reid.embedder
+    monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: True)  # correctness, not speed
+    full = Embedder.default(device="cpu")
+    bfloat = Embedder.default(device="cpu", precision="bfloat16")
+    assert bfloat.precision == "bfloat16" and "bfloat16" in repr(bfloat)
+    assert next(bfloat.model.parameters()).dtype == torch.float32  # autocast: weights stay float32
+    rng = np.random.default_rng(3)
+    rgb = (rng.random((120, 160, 1)) * np.array([[[200, 120, 60]]]) + 30).astype(np.uint8)
+    boxes, masks = [], np.zeros((6, 120, 160), bool)
+    for index in range(6):
+        top, left = 10 + 15 * (index % 3), 10 + 45 * (index // 2)
+        masks[index, top:top + 40, left:left + 30] = True
+        rgb[top + 5:top + 35, left + 5:left + 25] = rng.integers(0, 256, 3)
+        boxes.append([left, top, 30, 40])
+    reference = full.embed(rgb, boxes, masks)
+    features = bfloat.embed(rgb, boxes, masks)
+    assert features.dtype == np.float32 and features.shape == reference.shape
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(features * reference, axis=1)
+    assert cosines.min() > 0.995, cosines
+    assert np.abs(features - reference).max() > 0  # bfloat16 did run
+    similarity = lambda f: f @ f.T - 2 * np.eye(len(f))  # noqa: E731
+    np.testing.assert_array_equal(similarity(features).argmax(1), similarity(reference).argmax(1))

@@ -65,6 +65,7 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
     (["scene0000_00", "--root", "ROOT", "--detector", "file", "--detections", "missing.json"], "missing.json"),
     (["scene0000_00", "--root", "ROOT", "--reid", "no-such-checkpoint.pt"], "no-such-checkpoint.pt"),
     (["scene0000_00", "--root", "ROOT", "--gallery", "no-gallery.npz"], "no-gallery.npz"),
+    (["scene0000_00", "--root", "ROOT", "--device", "cpu", "--precision", "float16"], "float16 runs on CUDA only"),
 ])
 def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
     args = [str(damaged_scene) if a == "ROOT" else a for a in args]

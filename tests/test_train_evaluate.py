@@ -188,3 +188,16 @@ def test_init_from_fine_tunes_a_checkpoint_with_its_config_and_weights(tiny_scen
                                           "--variant", "concat", "--epochs", "1"),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "Traceback" not in result.stderr and "differs" in result.stderr
+
+
+def test_colour_histogram_leaves_out_the_excluded_colour():
+    crop = np.zeros((2, 8, 8, 3), np.uint8)
+    crop[0, :2] = (255, 0, 0)            # 16 red pixels, 48 black
+    crop[1, :, :] = (255, 0, 0)          # all red
+    plain = colour_histogram_features(crop)
+    masked = colour_histogram_features(crop, exclude_colour=(0, 0, 0))
+    assert np.count_nonzero(plain[0]) == 2 and np.count_nonzero(masked[0]) == 1  # black bin gone
+    np.testing.assert_allclose(masked[0], masked[1])   # the same red object, whatever its share of the crop
+    assert not np.allclose(plain[0], plain[1])
+    empty = colour_histogram_features(np.zeros((1, 8, 8, 3), np.uint8), exclude_colour=(0, 0, 0))
+    assert empty.shape == (1, 256) and not empty.any()

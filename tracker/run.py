@@ -17,7 +17,7 @@ from tqdm import tqdm
 from reid.cli import ArgumentParser, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
-from reid.embedder import Embedder
+from reid.embedder import PRECISIONS, Embedder
 from reid.model import WeightsError
 
 from .detectors import DETECTORS, create_detector
@@ -83,6 +83,9 @@ def main(argv=None):
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
+                             "float16 (CUDA)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet)
@@ -97,7 +100,7 @@ def main(argv=None):
             detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
         else:
             detector = create_detector("gt")
-        embedder = Embedder.from_spec(args.reid, device=args.device)
+        embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision)
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
         tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
