@@ -472,7 +472,7 @@ def main(argv=None):
     methods = args.methods or default_methods(checkpoints)
     if args.methods and ablation_rows:
         methods = list(args.methods) + [name for name, _ in ablation_rows if name not in args.methods]
-    known = set(default_methods(checkpoints))
+    known = set(default_methods(checkpoints)) | set(MASKED_HISTOGRAMS)
     unknown = [m for m in methods if m not in known]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}: choose from {', '.join(sorted(known))} "

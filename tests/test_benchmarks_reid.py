@@ -223,11 +223,14 @@ def test_photometric_change_reaches_every_method_and_hurts_the_histogram(scene_r
     assert changed["rank1"] < clean["rank1"] and changed["mAP"] < clean["mAP"]
 
 
-def test_masked_histograms_split_the_crop(scene_root):
-    folders = bench.scene_folders([str(scene_root)])
-    common = dict(folds=2, frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
-    rows = bench.run_benchmark(folders, ["colour-histogram", "colour-histogram-foreground",
-                                         "colour-histogram-background"], {}, **common)
+def test_masked_histograms_split_the_crop(scene_root, tmp_path):
+    result = run("--data", str(scene_root), "--methods", "colour-histogram", "colour-histogram-foreground",
+                 "colour-histogram-background", "--folds", "2", "--frame-step", "2", "--episode-gap", "5",
+                 "--min-side", "6", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [r["method"] for r in rows] == ["colour-histogram", "colour-histogram-foreground",
+                                           "colour-histogram-background"]
     assert [r["status"] for r in rows] == ["ok"] * 3
     assert len({r["views"] for r in rows}) == 1 and len({r["queries"] for r in rows}) == 1  # the same views
     assert len({(r["rank1"], r["mAP"]) for r in rows}) == 3  # three different descriptors
