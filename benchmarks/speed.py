@@ -17,6 +17,9 @@
 (c) **End to end**: frames/s of ``tracker.run``'s loop (read frame, ground-truth detector, embed,
     update) on a scene, when ``--scene`` is given; then ``Tracker.update`` alone replayed on that
     scene's detections (the real workload: its detections, live tracks and new objects per frame).
+(d) **Training throughput** (``--skip training`` to leave out): ``reid.train``'s step on the same
+    architecture (float32, P x K random crop sets, batch-all triplet loss, backward, AdamW), in
+    training views/s.
 
 Each figure is the median of ``--repeats`` runs; all cells of (a) are measured interleaved in one
 process, so their ratios are side by side. ``--baseline DIR`` times another version of the tracker
@@ -48,7 +51,7 @@ LIVE_TRACKS = (10, 50, 100, 200)
 GALLERY_ENTRIES = (1_000, 10_000, 100_000, 1_000_000)
 BATCH_SIZES = (1, 8, 32, 64)
 QUICK = dict(live=(10, 50), gallery_sizes=(1_000, 10_000), batch_sizes=(1, 8), frames=5, repeats=2,
-             min_objects=8, max_frames=5)
+             min_objects=8, max_frames=5, train_batch=(4, 2), train_steps=1)
 
 TRACKED_LABELS = (3, 4, 5, 6, 7, 10, 14, 24, 25, 39)   # NYU40 classes the tracker follows (no structure)
 
@@ -387,6 +390,55 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     return rows
 
 
+def bench_training(embedder, instances, views_per_instance, steps, repeats, echo=print):
+    """Training throughput of the embedder's architecture: a copy of its model in float32 and train
+    mode, ``steps`` optimiser steps per run on one batch of ``instances`` x ``views_per_instance``
+    random crop sets (forward, batch-all triplet loss, backward, gradient clipping, AdamW), as
+    ``reid.train`` takes them on the CPU (no augmentation, no data loading).
+
+    Returns
+    -------
+    dict
+        ``views_per_s`` and ``steps_per_s`` (medians over ``repeats`` runs), the runs, the batch.
+    """
+    import torch
+    from reid.losses import triplet_loss
+    model = copy.deepcopy(embedder.model).float().train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+    size, kinds = embedder.config.img_size, embedder.crop_kinds
+    batch = instances * views_per_instance
+    rng = np.random.default_rng(0)
+    crops = {k: torch.from_numpy(rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)) for k in kinds}
+    labels = torch.arange(instances).repeat_interleave(views_per_instance).to(embedder.device)
+
+    def train_step():
+        embeddings = model(model.prepare_inputs(crops))
+        loss = triplet_loss(embeddings.float(), labels, margin=0.2, mining="batch-all").loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+
+    train_step()  # warm-up
+    _sync(embedder)
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            train_step()
+        _sync(embedder)
+        rates.append(steps * batch / (time.perf_counter() - started))
+    views_per_s = _median(rates)
+    echo(f"  {instances} instances x {views_per_instance} views: {views_per_s:.1f} training views/s "
+         f"({views_per_s / batch:.2f} steps/s)")
+    return {"instances": instances, "views_per_instance": views_per_instance, "steps_per_run": steps,
+            "views_per_s": views_per_s, "steps_per_s": views_per_s / batch, "views_per_s_runs": rates,
+            "images_per_view": len(kinds), "device": str(embedder.device),
+            "notes": ["reid.train's step on random crops (float32, no augmentation or data loading): forward, "
+                      "batch-all triplet loss, backward, gradient clipping, AdamW; a view counts its stream images"]}
+
+
 def _sync(embedder):
     if embedder.device.type == "cuda":
         import torch
@@ -587,6 +639,15 @@ def print_tables(result, echo=print):
             echo(f"  note: {note}")
     elif part:
         echo(f"\n(b) embedder: {part}")
+    part = result.get("training")
+    if isinstance(part, dict) and "views_per_s" in part:
+        echo(f"\n(d) training throughput: {part['model']}, batch {part['instances']} x {part['views_per_instance']}: "
+             f"{part['views_per_s']:.1f} views/s ({part['steps_per_s']:.2f} steps/s, "
+             f"{part['views_per_s'] * part['images_per_view']:.1f} stream images/s)")
+        for note in part.get("notes", []):
+            echo(f"  note: {note}")
+    elif part:
+        echo(f"\n(d) training: {part}")
     part = result.get("end_to_end")
     if isinstance(part, dict) and "frames_per_second" in part:
         echo(f"\n(c) end to end on {part['scene']}: {part['frames_per_second']:.2f} frames/s over {part['frames']} "
@@ -632,7 +693,10 @@ def main(argv=None):
     parser.add_argument("--no-positions", action="store_true",
                         help="tracker part without world positions (RGB-only tracking: no world gate narrows "
                              "the gallery search)")
-    parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "end-to-end"), default=[],
+    parser.add_argument("--train-batch", nargs=2, type=positive_int, metavar=("P", "K"),
+                        help="training throughput batch: P instances x K views (default 16 4, reid.train's)")
+    parser.add_argument("--train-steps", type=positive_int, help="training steps per run (default 3)")
+    parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "training", "end-to-end"), default=[],
                         help="parts not to run")
     parser.add_argument("--device", help="embedder device (default: cuda when available)")
     parser.add_argument("--precision", nargs="+", choices=("float32", "bfloat16", "float16"), default=None,
@@ -644,7 +708,8 @@ def main(argv=None):
     if args.new_per_frame < 0:
         parser.error("--new-per-frame must be >= 0")
     defaults = QUICK if args.quick else dict(live=LIVE_TRACKS, gallery_sizes=GALLERY_ENTRIES, batch_sizes=BATCH_SIZES,
-                                             frames=64, repeats=5, min_objects=64, max_frames=30)
+                                             frames=64, repeats=5, min_objects=64, max_frames=30,
+                                             train_batch=(16, 4), train_steps=3)
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -654,7 +719,8 @@ def main(argv=None):
     result = {"machine": machine_facts(args.device), "settings": {
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
-                                      "max_frames", "no_positions", "nn_budget", "baseline")}}
+                                      "max_frames", "no_positions", "nn_budget", "baseline", "precision",
+                                      "train_batch", "train_steps")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:
@@ -667,7 +733,8 @@ def main(argv=None):
                                               positions=not args.no_positions, nn_budget=args.nn_budget,
                                               baseline=baseline)
         embedder = None
-        if "embedder" not in args.skip or (args.scene and "end-to-end" not in args.skip):
+        if "embedder" not in args.skip or "training" not in args.skip or \
+                (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)
             if args.precision:  # end to end runs the first precision
                 embedder = with_precision(embedder, args.precision[0])
@@ -685,6 +752,12 @@ def main(argv=None):
                 "notes": [n for n in (note, "model time on ready-made uint8 crops (Embedder.embed_crops); each "
                                             "object counts its stream images (foreground + background for concat)")
                           if n]}
+        if "training" in args.skip:
+            result["training"] = {"skipped": "--skip training"}
+        else:
+            echo(f"(d) training throughput: {description} ...")
+            result["training"] = bench_training(embedder, *args.train_batch, args.train_steps, args.repeats, echo)
+            result["training"]["model"] = description
         if "end-to-end" in args.skip:
             result["end_to_end"] = {"skipped": "--skip end-to-end"}
         elif not args.scene:

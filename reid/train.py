@@ -235,8 +235,10 @@ def train(args):
             losses.append(result.loss.item())
             active.append(float(result.active_fraction))
             step += 1
+        seconds = time.perf_counter() - epoch_start
+        views_seen = len(losses) * args.instances_per_batch * args.views_per_instance * world_size
         record = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "active": float(np.mean(active)),
-                  "seconds": round(time.perf_counter() - epoch_start, 1)}
+                  "seconds": round(seconds, 1), "views_per_s": views_seen / max(seconds, 1e-9)}
         if val_views is not None and main_process:
             record["val_rank1"], record["val_rank1_twins"] = held_out_rank1(model, val_views, device)
         metadata["history"].append(record)

@@ -68,6 +68,12 @@ def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
         assert positive(row["objects_per_s"]) and positive(row["ms_per_batch"])
         assert row["images_per_s"] == pytest.approx(2 * row["objects_per_s"])
 
+    training = report["training"]
+    assert training["instances"] == 4 and training["views_per_instance"] == 2 and training["steps_per_run"] == 1
+    assert positive(training["views_per_s"]) and len(training["views_per_s_runs"]) == 2
+    assert training["steps_per_s"] == pytest.approx(training["views_per_s"] / 8)
+    assert "training views/s" in result.stdout
+
     e2e = report["end_to_end"]
     assert e2e["scene"] == "scene0000_00" and e2e["frames"] == 4
     assert positive(e2e["frames_per_second"]) and 0 < e2e["embedding_share"] <= 1
@@ -78,7 +84,7 @@ def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
 
 
 def test_end_to_end_is_skipped_without_a_scene(tmp_path):
-    result = run("--quick", "--out", str(tmp_path), "--skip", "tracker", "embedder")
+    result = run("--quick", "--out", str(tmp_path), "--skip", "tracker", "embedder", "training")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["end_to_end"] == {"skipped": "no --scene given"}
@@ -86,10 +92,10 @@ def test_end_to_end_is_skipped_without_a_scene(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--skip", "tracker", "embedder", "--scene", "scene0999_00", "--root", "{tmp}"], "scene0999_00"),
+    (["--skip", "tracker", "embedder", "training", "--scene", "scene0999_00", "--root", "{tmp}"], "scene0999_00"),
     (["--live", "0"], "--live"),
     (["--gallery-sizes", "1e3", "lots"], "lots"),
-    (["--baseline", "{tmp}", "--skip", "embedder", "end-to-end"], "no tracker package there"),
+    (["--baseline", "{tmp}", "--skip", "embedder", "training", "end-to-end"], "no tracker package there"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -106,7 +112,7 @@ def test_baseline_version_is_timed_alternately_and_compared(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "out"
     result = run("--out", str(out), "--live", "3", "--gallery-sizes", "100", "--frames", "2", "--repeats", "2",
-                 "--skip", "embedder", "end-to-end", "--baseline", str(tmp_path / "older"))
+                 "--skip", "embedder", "training", "end-to-end", "--baseline", str(tmp_path / "older"))
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "speed.json").read_text())
     assert report["settings"]["baseline"] == str(tmp_path / "older")

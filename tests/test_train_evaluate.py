@@ -29,6 +29,7 @@ def test_tiny_training_run_lowers_the_loss(tiny_scene, tmp_path):
     history = load_checkpoint(out).metadata["history"]
     assert [h["epoch"] for h in history] == list(range(1, 9))
     assert all("val_rank1" in h for h in history)
+    assert all(h["views_per_s"] > 0 for h in history)  # training throughput logged per epoch
     first, last = np.mean([h["loss"] for h in history[:2]]), np.mean([h["loss"] for h in history[-2:]])
     assert last < 0.8 * first, [h["loss"] for h in history]
     assert "epoch 8" in result.stdout
