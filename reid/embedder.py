@@ -67,8 +67,8 @@ class Embedder:
         Objects per forward pass.
     precision : str
         ``float32`` (default), ``float16`` (CUDA only) or ``bfloat16`` (CUDA, or a CPU with native
-        bfloat16: about 1.4x the float32 throughput on this project's CPU, features within a cosine
-        of 1e-4; see README). See :data:`PRECISIONS`.
+        bfloat16: 1.5-1.7x the float32 throughput from batch 8 on this project's CPU, features within
+        a cosine of 1e-5 of float32's; see README). See :data:`PRECISIONS`.
     metadata : dict, optional
         Training metadata of the checkpoint the model came from.
 
