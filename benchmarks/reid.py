@@ -486,6 +486,9 @@ def main(argv=None):
             raise SceneError(f"no scenes under {' '.join(args.data)}"
                              + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if args.precision:
+            from reid.embedder import check_precision
+            check_precision(args.precision, device)  # before any view is loaded
         machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
@@ -500,7 +503,7 @@ def main(argv=None):
         for line in paper_lines():
             print(line)
         write_outputs(args.out, rows, context)
-    except (SceneError, OSError) as error:
+    except (SceneError, OSError, ValueError) as error:
         fail(parser.prog, str(error))
     print(f"-> {Path(args.out) / 'results.json'}, results.md, cmc.png")
     failed = [row["method"] for row in rows if row["status"] == "error"]

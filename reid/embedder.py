@@ -16,7 +16,7 @@ import torch
 from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from_checkpoint
 from reid.model import ReIDModel, create_model
 
-__all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "cpu_has_native_bfloat16"]
+__all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "check_precision", "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
@@ -44,7 +44,10 @@ def cpu_has_native_bfloat16() -> bool:
         return False
 
 
-def _check_precision(precision: str, device: torch.device) -> str:
+def check_precision(precision: str, device: Device = None) -> str:
+    """``precision`` if ``device`` (default: CUDA when available, else CPU) can run it; else a
+    ValueError saying why (see :data:`PRECISIONS`)."""
+    device = _resolve_device(device)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if precision == "float16" and device.type != "cuda":
@@ -84,7 +87,7 @@ class Embedder:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = _resolve_device(device)
-        self.precision = _check_precision(precision, self.device)
+        self.precision = check_precision(precision, self.device)
         dtype = torch.float16 if precision == "float16" else torch.float32
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)

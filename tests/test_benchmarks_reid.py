@@ -235,3 +235,15 @@ def test_masked_histograms_split_the_crop(scene_root, tmp_path):
     assert len({r["views"] for r in rows}) == 1 and len({r["queries"] for r in rows}) == 1  # the same views
     assert len({(r["rank1"], r["mAP"]) for r in rows}) == 3  # three different descriptors
     assert "foreground" in rows[1]["notes"][0] and "background" in rows[2]["notes"][0]
+
+
+def test_a_precision_the_device_cannot_run_is_refused_before_any_view_is_loaded(scene_root, tmp_path, capsys,
+                                                                               monkeypatch):
+    monkeypatch.setattr(bench, "ViewCache", None)  # loading views would fail loudly
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--data", str(scene_root), "--methods", "default", "--precision", "float16", "--device", "cpu",
+                    "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "float16 runs on CUDA only" in lines[-1], lines
+    assert not (tmp_path / "out" / "results.json").exists()
