@@ -330,29 +330,34 @@ def load_embedder(spec, device=None, variant="concat"):
     return Embedder.from_checkpoint(spec, device=device), f"checkpoint {spec}", None
 
 
-def with_precision(embedder, precision):
+def with_precision(embedder, precision, compile=None):
     """The embedder's model at another inference precision (the model shared unless it must be
-    converted, i.e. float16). Raises ValueError where the device cannot run that precision."""
+    converted, i.e. float16), compiled or not (None: as ``embedder``). Raises ValueError where the
+    device cannot run that precision."""
     from reid.embedder import Embedder
-    if precision == embedder.precision:
+    compile = embedder.compiled if compile is None else compile
+    if precision == embedder.precision and compile == embedder.compiled:
         return embedder
     model = copy.deepcopy(embedder.model) if "float16" in (precision, embedder.precision) else embedder.model
     return Embedder(model.float(), device=embedder.device, batch_size=embedder.batch_size, precision=precision,
-                    metadata=embedder.metadata)
+                    metadata=embedder.metadata, compile=compile)
 
 
-def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None):
+def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None, compiled=False):
     """Objects/s of ``embed_crops`` on random crops per batch size and precision.
 
-    With several ``precisions`` their runs alternate (one run of each per repeat, same crops), and
-    each row after the first precision's carries ``ratio_to_first``: the median of the per-run
-    throughput ratios against the first precision, side by side. Each row also carries
-    ``min_cosine_to_first``: the smallest cosine between its features and the first precision's.
+    With several ``precisions`` (and, with ``compiled``, each of them also through ``torch.compile``)
+    their runs alternate (one run of each per repeat, same crops), and each row after the first
+    carries ``ratio_to_first``: the median of the per-run throughput ratios against the first row of
+    its batch size (the first precision, not compiled), side by side, and ``min_cosine_to_first``: the
+    smallest cosine between its features and the first row's. Compiled rows are warmed up (compiled)
+    before timing.
     """
     config = embedder.config
     kinds = embedder.crop_kinds
     precisions = list(precisions or [embedder.precision])
-    embedders = [with_precision(embedder, p) for p in precisions]
+    modes = [(p, False) for p in precisions] + ([(p, True) for p in precisions] if compiled else [])
+    embedders = [with_precision(embedder, p, compile=c) for p, c in modes]
     rng = np.random.default_rng(0)
     rows = []
     for batch in batch_sizes:
@@ -364,6 +369,8 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
         for index, each in enumerate(embedders):
             each.batch_size = batch
             features = each.embed_crops(crops)  # warm-up
+            if each.compiled:
+                features = each.embed_crops(crops)  # a dynamic-shape recompile may follow the first call
             assert features.shape == (batch, each.dim)
             if first_features is None:
                 first_features = features
@@ -375,12 +382,13 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
                     each.embed_crops(crops)
                 _sync(each)
                 rates[index].append(calls * batch / (time.perf_counter() - started))
-        for index, precision in enumerate(precisions):
+        for index, (precision, is_compiled) in enumerate(modes):
             objects_per_s = _median(rates[index])
-            row = {"batch_size": batch, "precision": precision, "objects_per_s": objects_per_s,
+            row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "objects_per_s": objects_per_s,
                    "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
                    "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
-            line = f"  batch {batch:>3} {precision:>8}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
+            label = precision + (" compiled" if is_compiled else "")
+            line = f"  batch {batch:>3} {label:>17}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
             if index:
                 row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
                 row["min_cosine_to_first"] = cosines[index]
@@ -564,8 +572,10 @@ def speed_figure(result):
             axis.set_title("(a) tracker update, embedding excluded")
             axis.legend(fontsize=8)
         elif panel == "embedder":
-            for precision in dict.fromkeys(r.get("precision", "float32") for r in part["rows"]):
-                rows = [r for r in part["rows"] if r.get("precision", "float32") == precision]
+            def label(row):
+                return row.get("precision", "float32") + (" compiled" if row.get("compiled") else "")
+            for precision in dict.fromkeys(label(r) for r in part["rows"]):
+                rows = [r for r in part["rows"] if label(r) == precision]
                 axis.plot([r["batch_size"] for r in rows], [r["objects_per_s"] for r in rows], marker="o",
                           label=f"objects/s, {precision}")
                 axis.plot([r["batch_size"] for r in rows], [r["images_per_s"] for r in rows], marker="s",
@@ -628,12 +638,13 @@ def print_tables(result, echo=print):
     part = result.get("embedder")
     if isinstance(part, dict) and part.get("rows"):
         echo(f"\n(b) embedder throughput: {part['model']}, {part['images_per_object']} stream images per object")
-        echo(f"{'batch':>6} | {'precision':>9} | {'objects/s':>10} | {'images/s':>10} | {'ms/batch':>9} | "
+        echo(f"{'batch':>6} | {'precision':>18} | {'objects/s':>10} | {'images/s':>10} | {'ms/batch':>9} | "
              f"{'ratio':>6} | {'min cosine':>10}")
         for r in part["rows"]:
             ratio = f"{r['ratio_to_first']:6.2f}" if "ratio_to_first" in r else f"{'':>6}"
             cosine = f"{r['min_cosine_to_first']:10.5f}" if "min_cosine_to_first" in r else f"{'':>10}"
-            echo(f"{r['batch_size']:>6} | {r.get('precision', 'float32'):>9} | {r['objects_per_s']:10.1f} | "
+            label = r.get("precision", "float32") + (" compiled" if r.get("compiled") else "")
+            echo(f"{r['batch_size']:>6} | {label:>18} | {r['objects_per_s']:10.1f} | "
                  f"{r['images_per_s']:10.1f} | {r['ms_per_batch']:9.1f} | {ratio} | {cosine}")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
@@ -702,6 +713,9 @@ def main(argv=None):
     parser.add_argument("--precision", nargs="+", choices=("float32", "bfloat16", "float16"), default=None,
                         help="embedder precision(s); several are timed alternately, run for run, with ratios to "
                              "the first (default: float32; bfloat16 needs CUDA or a CPU with AVX512-BF16/AMX)")
+    parser.add_argument("--compile", action="store_true",
+                        help="embedder: also time each precision through torch.compile, alternately with the eager "
+                             "model (compile time not counted)")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
@@ -720,7 +734,7 @@ def main(argv=None):
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
                                       "max_frames", "no_positions", "nn_budget", "baseline", "precision",
-                                      "train_batch", "train_steps")}}
+                                      "train_batch", "train_steps", "compile")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:
@@ -743,7 +757,7 @@ def main(argv=None):
         else:
             echo(f"(b) embedder throughput: {description} ...")
             rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo,
-                                  precisions=args.precision)
+                                  precisions=args.precision, compiled=args.compile)
             config = embedder.config
             result["embedder"] = {
                 "model": description, "variant": config.variant, "trunk": config.trunk, "img_size": config.img_size,

@@ -74,6 +74,10 @@ class Embedder:
         a cosine of 1e-5 of float32's; see README). See :data:`PRECISIONS`.
     metadata : dict, optional
         Training metadata of the checkpoint the model came from.
+    compile : bool
+        Run the model through ``torch.compile`` (inductor; needs a C++ compiler on the CPU). The
+        first calls of each new batch shape take tens of seconds; afterwards small batches run
+        faster (see README). Off by default.
 
     Raises
     ------
@@ -83,7 +87,7 @@ class Embedder:
     """
 
     def __init__(self, model: ReIDModel, device: Device = None, batch_size: int = 64,
-                 precision: str = "float32", metadata: Optional[Dict[str, Any]] = None):
+                 precision: str = "float32", metadata: Optional[Dict[str, Any]] = None, compile: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = _resolve_device(device)
@@ -92,11 +96,13 @@ class Embedder:
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)
         self.metadata = dict(metadata or {})
+        self.compiled = bool(compile)
+        self._forward = torch.compile(self.model, dynamic=True) if compile else self.model
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_variant(cls, name: str, device: Device = None, batch_size: int = 64,
-                     precision: str = "float32", **config_overrides) -> "Embedder":
+                     precision: str = "float32", compile: bool = False, **config_overrides) -> "Embedder":
         """A fresh model of a registered variant (``no-train``, ``full``, ``concat``, ...).
 
         ``config_overrides`` are :class:`reid.model.ReIDConfig` fields (``pretrained``,
@@ -104,11 +110,12 @@ class Embedder:
         for baselines (``no-train`` with ``pretrained=True``) and experiments.
         """
         return cls(create_model(name, **config_overrides), device=device, batch_size=batch_size,
-                   precision=precision)
+                   precision=precision, compile=compile)
 
     @classmethod
     def from_checkpoint(cls, path: Union[str, os.PathLike], device: Device = None,
-                        batch_size: int = 64, precision: Optional[str] = None) -> "Embedder":
+                        batch_size: int = 64, precision: Optional[str] = None,
+                        compile: bool = False) -> "Embedder":
         """The model saved in a project checkpoint (``reid.checkpoint``). By default (``precision``
         None) fp16 checkpoints run in fp16 on CUDA and are upcast to float32 on CPU."""
         checkpoint = load_checkpoint(path)
@@ -117,11 +124,11 @@ class Embedder:
             precision = "float16" if (checkpoint.dtype == "float16" and device.type == "cuda") else "float32"
         model = model_from_checkpoint(checkpoint, device="cpu")
         return cls(model, device=device, batch_size=batch_size, precision=precision,
-                   metadata=checkpoint.metadata)
+                   metadata=checkpoint.metadata, compile=compile)
 
     @classmethod
     def default(cls, device: Device = None, batch_size: int = 64,
-                precision: Optional[str] = None) -> "Embedder":
+                precision: Optional[str] = None, compile: bool = False) -> "Embedder":
         """The shipped, trained model (package data ``reid/weights/default.pt``; its variant, training
         command and data seeds are in its metadata and in README).
 
@@ -137,20 +144,22 @@ class Embedder:
                 f"installation; train one with `python -m reid.train --data ROOT --variant early-fusion "
                 f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
         with resources.as_file(resource) as path:
-            return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision)
+            return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision,
+                                       compile=compile)
 
     @classmethod
     def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64,
-                  precision: Optional[str] = None) -> "Embedder":
+                  precision: Optional[str] = None, compile: bool = False) -> "Embedder":
         """By a command-line name: ``default`` (the shipped model), ``variant:NAME`` (a registered
         variant at its default config: untrained unless its trunk weights are available), or a
         checkpoint path. ``precision`` None keeps each constructor's default."""
         if spec == "default":
-            return cls.default(device=device, batch_size=batch_size, precision=precision)
+            return cls.default(device=device, batch_size=batch_size, precision=precision, compile=compile)
         if spec.startswith("variant:"):
             return cls.from_variant(spec.split(":", 1)[1], device=device, batch_size=batch_size,
-                                    precision=precision or "float32")
-        return cls.from_checkpoint(spec, device=device, batch_size=batch_size, precision=precision)
+                                    precision=precision or "float32", compile=compile)
+        return cls.from_checkpoint(spec, device=device, batch_size=batch_size, precision=precision,
+                                   compile=compile)
 
     # ---------------------------------------------------------------- facts
     @property
@@ -170,7 +179,8 @@ class Embedder:
 
     def __repr__(self) -> str:
         return (f"Embedder(variant={self.config.variant!r}, trunk={self.config.trunk!r}, dim={self.dim}, "
-                f"img_size={self.config.img_size}, device={str(self.device)!r}, precision={self.precision!r})")
+                f"img_size={self.config.img_size}, device={str(self.device)!r}, precision={self.precision!r}"
+                f"{', compiled' if self.compiled else ''})")
 
     # ---------------------------------------------------------------- inference
     def crops(self, rgb: np.ndarray, boxes, masks=None) -> Dict[str, np.ndarray]:
@@ -222,7 +232,7 @@ class Embedder:
         with torch.inference_mode(), autocast:
             for start in range(0, n, self.batch_size):
                 chunk = {k: crops[k][start:start + self.batch_size] for k in kinds}
-                features = self.model(self.model.prepare_inputs(chunk))
+                features = self._forward(self.model.prepare_inputs(chunk))
                 features = torch.nn.functional.normalize(features.float(), dim=-1)
                 out[start:start + len(features)] = features.cpu().numpy()
         return out

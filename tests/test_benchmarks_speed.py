@@ -210,3 +210,15 @@ def test_embedder_precisions_are_timed_side_by_side(monkeypatch):
     assert any("bfloat16" in line and "vs float32" in line for line in lines)
     with pytest.raises(ValueError, match="float16 runs on CUDA only"):
         speed.bench_embedder(embedder, [1], repeats=1, min_objects=1, precisions=["float16"])
+
+
+def test_compiled_rows_alternate_with_the_eager_ones():
+    import torch
+    from reid.embedder import Embedder
+    torch.manual_seed(0)
+    embedder = Embedder.from_variant("concat", device="cpu", img_size=32, embed_dim=16,
+                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    rows = speed.bench_embedder(embedder, [2], repeats=2, min_objects=2, echo=lambda line: None, compiled=True)
+    assert [(r["precision"], r["compiled"]) for r in rows] == [("float32", False), ("float32", True)]
+    assert positive(rows[1]["ratio_to_first"]) and rows[1]["min_cosine_to_first"] > 0.9999
+    assert not embedder.compiled  # the caller's embedder is left as it was

@@ -185,3 +185,13 @@ def test_bfloat16_features_stay_close_to_float32(monkeypatch):
     assert np.abs(features - reference).max() > 0  # bfloat16 did run
     similarity = lambda f: f @ f.T - 2 * np.eye(len(f))  # noqa: E731
     np.testing.assert_array_equal(similarity(features).argmax(1), similarity(reference).argmax(1))
+
+
+def test_compiled_embedder_gives_the_eager_features(concat):
+    rgb, boxes, masks = frame()
+    compiled = Embedder(concat.model, device="cpu", compile=True)
+    assert compiled.compiled and not concat.compiled and "compiled" in repr(compiled)
+    np.testing.assert_allclose(compiled.embed(rgb, boxes, masks), concat.embed(rgb, boxes, masks), atol=1e-5)
+    np.testing.assert_allclose(compiled.embed(rgb, boxes[:2], masks[:2]), concat.embed(rgb, boxes[:2], masks[:2]),
+                               atol=1e-5)  # another batch size
+    assert compiled.embed(rgb, np.zeros((0, 4)), None).shape == (0, concat.dim)

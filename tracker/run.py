@@ -86,6 +86,9 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
                              "float16 (CUDA)")
+    parser.add_argument("--compile", action="store_true",
+                        help="run the embedder through torch.compile (slow first frames, then faster; needs a C++ "
+                             "compiler on the CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet)
@@ -100,7 +103,8 @@ def main(argv=None):
             detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
         else:
             detector = create_detector("gt")
-        embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision)
+        embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
+                                       compile=args.compile)
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
         tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
