@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError
 from reid.evaluate import colour_histogram_features, evaluate
 from reid.fileio import atomic_write_json, atomic_write_text
@@ -447,9 +447,7 @@ def main(argv=None):
     parser.add_argument("--deepsort-size", type=positive_int, default=224,
                         help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"),
-                        help="our embedders' precision (default float32 on the CPU; bfloat16 needs CUDA or a CPU "
-                             "with AVX512-BF16/AMX; deepSORT's MobileNetV2 stays float32)")
+    add_precision_argument(parser, note="; our embedders only, deepSORT's MobileNetV2 stays float32")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
                         help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "

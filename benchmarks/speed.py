@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError
 from reid.fileio import atomic_write_json
 
@@ -343,6 +343,11 @@ def with_precision(embedder, precision, compile=None):
                     metadata=embedder.metadata, compile=compile)
 
 
+def embedder_mode(row):
+    """An embedder row's precision, and "compiled" when it ran through ``torch.compile``."""
+    return row.get("precision", "float32") + (" compiled" if row.get("compiled") else "")
+
+
 def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None, compiled=False):
     """Objects/s of ``embed_crops`` on random crops per batch size and precision.
 
@@ -387,8 +392,7 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
             row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "objects_per_s": objects_per_s,
                    "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
                    "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
-            label = precision + (" compiled" if is_compiled else "")
-            line = f"  batch {batch:>3} {label:>17}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
+            line = f"  batch {batch:>3} {embedder_mode(row):>17}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
             if index:
                 row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
                 row["min_cosine_to_first"] = cosines[index]
@@ -572,14 +576,12 @@ def speed_figure(result):
             axis.set_title("(a) tracker update, embedding excluded")
             axis.legend(fontsize=8)
         elif panel == "embedder":
-            def label(row):
-                return row.get("precision", "float32") + (" compiled" if row.get("compiled") else "")
-            for precision in dict.fromkeys(label(r) for r in part["rows"]):
-                rows = [r for r in part["rows"] if label(r) == precision]
+            for mode in dict.fromkeys(embedder_mode(r) for r in part["rows"]):
+                rows = [r for r in part["rows"] if embedder_mode(r) == mode]
                 axis.plot([r["batch_size"] for r in rows], [r["objects_per_s"] for r in rows], marker="o",
-                          label=f"objects/s, {precision}")
+                          label=f"objects/s, {mode}")
                 axis.plot([r["batch_size"] for r in rows], [r["images_per_s"] for r in rows], marker="s",
-                          linestyle="--", label=f"stream images/s, {precision}")
+                          linestyle="--", label=f"stream images/s, {mode}")
             axis.set_xscale("log", base=2)
             batches = sorted({r["batch_size"] for r in part["rows"]})
             axis.set_xticks(batches, [str(b) for b in batches])
@@ -643,8 +645,7 @@ def print_tables(result, echo=print):
         for r in part["rows"]:
             ratio = f"{r['ratio_to_first']:6.2f}" if "ratio_to_first" in r else f"{'':>6}"
             cosine = f"{r['min_cosine_to_first']:10.5f}" if "min_cosine_to_first" in r else f"{'':>10}"
-            label = r.get("precision", "float32") + (" compiled" if r.get("compiled") else "")
-            echo(f"{r['batch_size']:>6} | {label:>18} | {r['objects_per_s']:10.1f} | "
+            echo(f"{r['batch_size']:>6} | {embedder_mode(r):>18} | {r['objects_per_s']:10.1f} | "
                  f"{r['images_per_s']:10.1f} | {r['ms_per_batch']:9.1f} | {ratio} | {cosine}")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
@@ -710,9 +711,8 @@ def main(argv=None):
     parser.add_argument("--skip", nargs="+", choices=("tracker", "embedder", "training", "end-to-end"), default=[],
                         help="parts not to run")
     parser.add_argument("--device", help="embedder device (default: cuda when available)")
-    parser.add_argument("--precision", nargs="+", choices=("float32", "bfloat16", "float16"), default=None,
-                        help="embedder precision(s); several are timed alternately, run for run, with ratios to "
-                             "the first (default: float32; bfloat16 needs CUDA or a CPU with AVX512-BF16/AMX)")
+    add_precision_argument(parser, nargs="+", note="; several are timed alternately, run for run, with ratios to "
+                                                  "the first")
     parser.add_argument("--compile", action="store_true",
                         help="embedder: also time each precision through torch.compile, alternately with the eager "
                              "model (compile time not counted)")

@@ -36,10 +36,10 @@ import numpy as np
 from tqdm import tqdm
 
 from reid.checkpoint import CheckpointError
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
-from reid.embedder import PRECISIONS, Embedder
+from reid.embedder import Embedder
 from reid.fileio import atomic_write_json, atomic_write_text
 from tracker.detection import invalid_reason
 from tracker.detectors import DETECTORS, create_detector
@@ -292,9 +292,7 @@ def add_common_arguments(parser):
                         help="frames after a return within which its first output is taken (default 10)")
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
-                             "float16 (CUDA)")
+    add_precision_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[], dest="config_overrides",
                         help="tracker.TrackerConfig settings for our rows, e.g. --set world_gate_metres=0.5 "

@@ -33,6 +33,17 @@ def positive_int(text):
     return value
 
 
+PRECISIONS = ("float32", "float16", "bfloat16")
+"""The embedder's inference precisions (``reid.embedder.PRECISIONS``; here without importing torch)."""
+
+
+def add_precision_argument(parser, nargs=None, note=""):
+    """``--precision``: the embedder's inference precision(s), one of :data:`PRECISIONS` each."""
+    parser.add_argument("--precision", choices=PRECISIONS, nargs=nargs,
+                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
+                             "float16 (CUDA)" + note)
+
+
 def setup_logging(quiet=False):
     """Warnings (and info unless ``quiet``) to stderr as ``LEVEL: message`` lines."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s",

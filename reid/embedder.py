@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from_checkpoint
+from reid.cli import PRECISIONS
 from reid.model import ReIDModel, create_model
 
 __all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "check_precision", "cpu_has_native_bfloat16"]
@@ -24,10 +25,9 @@ DEFAULT_WEIGHTS = "weights/default.pt"
 Device = Union[str, torch.device, None]
 
 
-PRECISIONS = ("float32", "float16", "bfloat16")
-"""Inference precisions: ``float32``; ``float16`` (CUDA only: the model converted to half);
-``bfloat16`` (autocast: matrix products in bfloat16, normalisations and the output in float32; on
-CUDA, or on a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX)."""
+# PRECISIONS, the inference precisions: ``float32``; ``float16`` (CUDA only: the model converted to
+# half); ``bfloat16`` (autocast: matrix products in bfloat16, normalisations and the output in float32;
+# on CUDA, or on a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX).
 
 
 def _resolve_device(device: Device) -> torch.device:
@@ -76,8 +76,7 @@ class Embedder:
         Training metadata of the checkpoint the model came from.
     compile : bool
         Run the model through ``torch.compile`` (inductor; needs a C++ compiler on the CPU). The
-        first calls of each new batch shape take tens of seconds; afterwards small batches run
-        faster (see README). Off by default.
+        first calls compile the model (slow); afterwards small batches run faster (see README). Off by default.
 
     Raises
     ------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import ArgumentParser, fail, positive_int, setup_logging
+from .cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
 from .data.nyu40 import class_name
 from .data.scannet import SceneError
 from .fileio import atomic_write_json
@@ -126,9 +126,7 @@ def main(argv=None):
                         help="frames out of view that start a new camera pass (default 30)")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--device")
-    parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"),  # reid.embedder.PRECISIONS
-                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
-                             "float16 (CUDA)")
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
     try:

@@ -154,9 +154,14 @@ def test_precision_is_checked_against_the_device(concat, monkeypatch):
         Embedder(concat.model, device="cpu", precision="bfloat16")
 
 
-def test_native_bfloat16_probe_answers_a_bool():
+def test_native_bfloat16_probe_answers_a_bool(concat):
     from reid.embedder import cpu_has_native_bfloat16
     assert cpu_has_native_bfloat16() in (True, False)
+    if cpu_has_native_bfloat16():                # the probe decides whether the CPU may run bfloat16
+        assert Embedder(concat.model, device="cpu", precision="bfloat16").precision == "bfloat16"
+    else:
+        with pytest.raises(ValueError, match="AVX512-BF16 or AMX"):
+            Embedder(concat.model, device="cpu", precision="bfloat16")
 
 
 def test_bfloat16_features_stay_close_to_float32(monkeypatch):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
-from reid.embedder import PRECISIONS, Embedder
+from reid.embedder import Embedder
 from reid.model import WeightsError
 
 from .detectors import DETECTORS, create_detector
@@ -83,9 +83,7 @@ def main(argv=None):
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
-                             "float16 (CUDA)")
+    add_precision_argument(parser)
     parser.add_argument("--compile", action="store_true",
                         help="run the embedder through torch.compile (slow first frames, then faster; needs a C++ "
                              "compiler on the CPU)")
