@@ -210,7 +210,11 @@ def train(args):
     generator = torch.Generator().manual_seed(args.seed * 1000 + rank)
     identities = views.identities()
     session_start = time.perf_counter()
-    for epoch in range(first_epoch, args.epochs):
+    epochs = range(first_epoch, args.epochs)
+    if args.stop_after_epoch and first_epoch >= args.stop_after_epoch:
+        say(f"{args.out} is already at epoch {first_epoch}, --stop-after-epoch {args.stop_after_epoch}: nothing to train")
+        epochs = range(0)
+    for epoch in epochs:
         sampler.set_epoch(epoch)
         generator.manual_seed(args.seed * 1000 + rank + 7919 * epoch)
         losses, active = [], []

@@ -202,3 +202,16 @@ def test_colour_histogram_leaves_out_the_excluded_colour():
     assert not np.allclose(plain[0], plain[1])
     empty = colour_histogram_features(np.zeros((1, 8, 8, 3), np.uint8), exclude_colour=(0, 0, 0))
     assert empty.shape == (1, 256) and not empty.any()
+
+
+def test_resume_at_the_stop_epoch_trains_nothing_more(tiny_scene, tmp_path):
+    out = tmp_path / "model.pt"
+    first = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--stop-after-epoch", "1"),
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = out.read_bytes()
+    again = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--stop-after-epoch", "1", "--resume"),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to train" in again.stdout
+    assert out.read_bytes() == before and load_checkpoint(out).metadata["epoch"] == 1

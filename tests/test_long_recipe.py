@@ -1,0 +1,46 @@
+"""``benchmarks/long_recipe.sh``: the shipped model's two-stage recipe, run for real on a tiny scene
+with a tiny trunk (the stages, their settings and the fp16 exports), and resumable."""
+import os
+import subprocess
+from pathlib import Path
+
+from reid.checkpoint import load_checkpoint
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "long_recipe.sh"
+MODEL = '--img-size 32 --embed-dim 16 --trunk-kwargs {"depth":1,"embed_dim":32,"num_heads":2}'
+BATCH = "--instances-per-batch 6 --views-per-instance 3 --device cpu"
+
+
+def run_recipe(scene_root, out, python):
+    env = dict(os.environ, TRAIN=str(scene_root), VAL=str(scene_root), FRAME_STEP="2", PYTHON=python,
+               MODEL_ARGS=MODEL, EXTRA_ARGS=BATCH)
+    return subprocess.run(["bash", str(SCRIPT), "concat", "3", str(out)], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_two_stages_with_the_recipe_settings_then_nothing_to_redo(tiny_scene, tmp_path):
+    import sys
+    out = tmp_path / "long"
+    result = run_recipe(tiny_scene, out, sys.executable)
+    assert result.returncode == 0, result.stderr + (out / "concat-s3.log").read_text()
+    assert result.stdout.strip() == str(out / "concat-s3-stage2-half.pt")
+    stage1 = load_checkpoint(out / "concat-s3-stage1.pt").metadata
+    assert [h["epoch"] for h in stage1["history"]] == list(range(1, 11))
+    assert stage1["mining"] == "batch-hard" and stage1["seed"] == 3
+    phase1 = load_checkpoint(out / "concat-s3-phase1.pt").metadata
+    assert phase1["epoch"] == 5 and phase1["mining"] == "batch-all"
+    stage2 = load_checkpoint(out / "concat-s3-stage2.pt")
+    assert stage2.config.variant == "concat" and stage2.config.img_size == 32
+    assert stage2.metadata["epoch"] == 5 and stage2.metadata["photometric_augment"] == 0.5
+    assert stage2.metadata["lr"] == 5e-5 and stage2.metadata["init_from"]["path"].endswith("concat-s3-stage1-half.pt")
+    half = load_checkpoint(out / "concat-s3-stage2-half.pt")
+    assert half.optimizer_state is None
+    assert all(v.dtype.is_floating_point is False or str(v.dtype) == "torch.float16"
+               for v in half.state_dict.values())
+    # every stage is marked done: a second run calls no python at all
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text("#!/usr/bin/env bash\nexit 7\n")
+    fake.chmod(0o755)
+    again = run_recipe(tiny_scene, out, str(fake))
+    assert again.returncode == 0, again.stderr
