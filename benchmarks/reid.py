@@ -29,7 +29,8 @@ scene from *other* camera passes; mean and spread over ``--folds`` folds of the 
 Writes ``OUT/results.json`` (a list of rows: ``method``, ``status`` = ok | missing | skipped |
 error, ``rank1`` ... ``rank50``, ``mAP``, ``rank1_twins``, their ``*_std`` over folds, ``cmc``
 (rank 1..50), ``notes``...), ``OUT/results.md`` and ``OUT/cmc.png``. Rows named ``<method>-s<seed>``
-(``--ablation DIR`` adds one per finished run of ``benchmarks/ablation.sh``) are also summarised per
+(``--ablation DIR`` adds one per finished run of ``benchmarks/ablation.sh`` and one per exported stage
+of ``benchmarks/long_recipe.sh``, ``<variant>-long-stage<N>-s<seed>``) are also summarised per
 method over seeds (mean ± sd) in ``OUT/seeds.json`` and results.md. Metrics of rows that were not
 evaluated are ``null``. Exit status 1 when a requested row failed (``error``), 0 otherwise.
 """
@@ -104,18 +105,25 @@ def parse_checkpoint(text):
 
 
 def ablation_checkpoints(folder):
-    """``NAME=PATH`` pairs for every ``<variant>-s<seed>.pt`` in ``folder`` (what ``benchmarks/ablation.sh``
-    writes), sorted by variant then seed; a run still in progress (no ``.pt.done`` beside it) is left out."""
+    """``NAME=PATH`` pairs for every finished run in ``folder``, sorted by name then seed.
+
+    ``<variant>-s<seed>.pt`` (what ``benchmarks/ablation.sh`` writes; finished when ``.pt.done`` is
+    beside it) becomes row ``<variant>-s<seed>``; ``<variant>-s<seed>-stage<N>-half.pt`` (the fp16
+    exports of ``benchmarks/long_recipe.sh``; finished when ``-stage<N>-half.done`` is beside it)
+    becomes row ``<variant>-long-stage<N>-s<seed>``. Runs in progress are left out."""
     from reid.model import list_variants
     folder = Path(folder)
     if not folder.is_dir():
         raise SceneError(f"ablation folder {folder} does not exist")
     found = []
     for path in folder.glob("*-s*.pt"):
-        match = re.fullmatch(r"(.+)-s(\d+)\.pt", path.name)
-        if match and match.group(1) in list_variants() and path.with_name(path.name + ".done").exists():
-            found.append((match.group(1), int(match.group(2)), path))
-    return [(f"{variant}-s{seed}", str(path)) for variant, seed, path in sorted(found)]
+        short = re.fullmatch(r"(.+)-s(\d+)\.pt", path.name)
+        long = re.fullmatch(r"(.+)-s(\d+)-(stage\d+)-half\.pt", path.name)
+        if long and long.group(1) in list_variants() and path.with_suffix(".done").exists():
+            found.append((f"{long.group(1)}-long-{long.group(3)}", int(long.group(2)), path))
+        elif short and short.group(1) in list_variants() and path.with_name(path.name + ".done").exists():
+            found.append((short.group(1), int(short.group(2)), path))
+    return [(f"{name}-s{seed}", str(path)) for name, seed, path in sorted(found)]
 
 
 SEED_METRICS = ("rank1", "rank5", "mAP", "rank1_twins")
@@ -432,8 +440,9 @@ def main(argv=None):
     parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=[], metavar="NAME=PATH",
                         help="a trained model for row NAME (repeatable), e.g. concat=runs/concat.pt")
     parser.add_argument("--ablation", metavar="DIR",
-                        help="add every finished DIR/<variant>-s<seed>.pt (benchmarks/ablation.sh) as a row, "
-                             "and a mean ± sd over seeds per variant")
+                        help="add every finished DIR/<variant>-s<seed>.pt (benchmarks/ablation.sh) and "
+                             "DIR/<variant>-s<seed>-stage<N>-half.pt (benchmarks/long_recipe.sh) as a row, "
+                             "and a mean ± sd over seeds per variant and stage")
     parser.add_argument("--untrained", action="store_true",
                         help="evaluate variants without a checkpoint with random weights (default: report them "
                              "missing)")

@@ -189,6 +189,19 @@ def test_ablation_folder_lists_only_finished_runs(tmp_path):
                                               ("full-s0", str(tmp_path / "full-s0.pt"))]
 
 
+def test_ablation_folder_lists_the_long_recipe_exports_per_stage(tmp_path):
+    from benchmarks.reid import ablation_checkpoints
+    for name in ("concat-s1-stage1-half", "concat-s1-stage2-half", "concat-s0-stage1-half", "concat-s1-stage1",
+                 "notes-s0-stage1-half"):
+        (tmp_path / f"{name}.pt").write_bytes(b"")
+        (tmp_path / f"{name}.done").write_bytes(b"")
+    (tmp_path / "full-s0-stage2-half.pt").write_bytes(b"")                   # still being written: no .done
+    assert ablation_checkpoints(tmp_path) == [
+        ("concat-long-stage1-s0", str(tmp_path / "concat-s0-stage1-half.pt")),
+        ("concat-long-stage1-s1", str(tmp_path / "concat-s1-stage1-half.pt")),
+        ("concat-long-stage2-s1", str(tmp_path / "concat-s1-stage2-half.pt"))]
+
+
 def test_photometric_change_is_seeded_per_frame_with_the_documented_spread():
     import numpy as np
     from benchmarks.photometric import PhotometricChange
