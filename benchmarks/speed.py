@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError
 from reid.fileio import atomic_write_json
 
@@ -330,39 +330,52 @@ def load_embedder(spec, device=None, variant="concat"):
     return Embedder.from_checkpoint(spec, device=device), f"checkpoint {spec}", None
 
 
-def with_precision(embedder, precision, compile=None):
+def with_precision(embedder, precision, compile=None, backend=None):
     """The embedder's model at another inference precision (the model shared unless it must be
-    converted, i.e. float16), compiled or not (None: as ``embedder``). Raises ValueError where the
-    device cannot run that precision."""
+    converted, i.e. float16), compiled or not, on another backend (None: as ``embedder``). Raises
+    ValueError where the device cannot run that precision or backend."""
     from reid.embedder import Embedder
     compile = embedder.compiled if compile is None else compile
-    if precision == embedder.precision and compile == embedder.compiled:
+    backend = embedder.backend if backend is None else backend
+    if precision == embedder.precision and compile == embedder.compiled and backend == embedder.backend:
         return embedder
     model = copy.deepcopy(embedder.model) if "float16" in (precision, embedder.precision) else embedder.model
     return Embedder(model.float(), device=embedder.device, batch_size=embedder.batch_size, precision=precision,
-                    metadata=embedder.metadata, compile=compile)
+                    metadata=embedder.metadata, compile=compile, backend=backend)
 
 
 def embedder_mode(row):
-    """An embedder row's precision, and "compiled" when it ran through ``torch.compile``."""
-    return row.get("precision", "float32") + (" compiled" if row.get("compiled") else "")
+    """An embedder row's precision, "compiled" when it ran through ``torch.compile``, and its
+    backend when that is not torch."""
+    backend = row.get("backend", "torch")
+    return (row.get("precision", "float32") + (" compiled" if row.get("compiled") else "")
+            + (f" {backend}" if backend != "torch" else ""))
 
 
-def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None, compiled=False):
-    """Objects/s of ``embed_crops`` on random crops per batch size and precision.
+def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, precisions=None, compiled=False,
+                   backends=None):
+    """Objects/s of ``embed_crops`` on random crops per batch size, precision and backend.
 
-    With several ``precisions`` (and, with ``compiled``, each of them also through ``torch.compile``)
-    their runs alternate (one run of each per repeat, same crops), and each row after the first
-    carries ``ratio_to_first``: the median of the per-run throughput ratios against the first row of
-    its batch size (the first precision, not compiled), side by side, and ``min_cosine_to_first``: the
-    smallest cosine between its features and the first row's. Compiled rows are warmed up (compiled)
-    before timing.
+    With several ``precisions`` (and, with ``compiled``, each of them also through ``torch.compile``;
+    with ``onnxruntime`` in ``backends``, also float32 through ONNX Runtime) their runs alternate
+    (one run of each per repeat, same crops), and each row after the first carries
+    ``ratio_to_first``: the median of the per-run throughput ratios against the first row of its
+    batch size (the first precision, torch, not compiled), side by side, and ``min_cosine_to_first``:
+    the smallest cosine between its features and the first row's. Compiled rows are warmed up
+    (compiled) before timing.
     """
     config = embedder.config
     kinds = embedder.crop_kinds
     precisions = list(precisions or [embedder.precision])
-    modes = [(p, False) for p in precisions] + ([(p, True) for p in precisions] if compiled else [])
-    embedders = [with_precision(embedder, p, compile=c) for p, c in modes]
+    backends = list(backends or [embedder.backend])
+    modes = []
+    for backend in backends:
+        if backend == "onnxruntime":
+            modes.append(("float32", False, backend))
+        else:
+            modes += [(p, False, backend) for p in precisions] + ([(p, True, backend) for p in precisions]
+                                                                   if compiled else [])
+    embedders = [with_precision(embedder, p, compile=c, backend=b) for p, c, b in modes]
     rng = np.random.default_rng(0)
     rows = []
     for batch in batch_sizes:
@@ -387,16 +400,19 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
                     each.embed_crops(crops)
                 _sync(each)
                 rates[index].append(calls * batch / (time.perf_counter() - started))
-        for index, (precision, is_compiled) in enumerate(modes):
+        for index, (precision, is_compiled, backend) in enumerate(modes):
             objects_per_s = _median(rates[index])
-            row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "objects_per_s": objects_per_s,
+            row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "backend": backend,
+                   "objects_per_s": objects_per_s,
                    "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
                    "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
-            line = f"  batch {batch:>3} {embedder_mode(row):>17}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
+            line = f"  batch {batch:>3} {embedder_mode(row):>19}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
             if index:
                 row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
                 row["min_cosine_to_first"] = cosines[index]
-                line += f", x{row['ratio_to_first']:.2f} vs {precisions[0]}, min cosine {cosines[index]:.5f}"
+                line += f", x{row['ratio_to_first']:.2f} vs {embedder_mode(first_row)}, min cosine {cosines[index]:.5f}"
+            else:
+                first_row = row
             rows.append(row)
             echo(line)
     return rows
@@ -645,7 +661,7 @@ def print_tables(result, echo=print):
         for r in part["rows"]:
             ratio = f"{r['ratio_to_first']:6.2f}" if "ratio_to_first" in r else f"{'':>6}"
             cosine = f"{r['min_cosine_to_first']:10.5f}" if "min_cosine_to_first" in r else f"{'':>10}"
-            echo(f"{r['batch_size']:>6} | {embedder_mode(r):>18} | {r['objects_per_s']:10.1f} | "
+            echo(f"{r['batch_size']:>6} | {embedder_mode(r):>19} | {r['objects_per_s']:10.1f} | "
                  f"{r['images_per_s']:10.1f} | {r['ms_per_batch']:9.1f} | {ratio} | {cosine}")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
@@ -716,6 +732,8 @@ def main(argv=None):
     parser.add_argument("--compile", action="store_true",
                         help="embedder: also time each precision through torch.compile, alternately with the eager "
                              "model (compile time not counted)")
+    add_backend_argument(parser, nargs="+", note="; with onnxruntime, float32 through ONNX Runtime is timed "
+                                                 "alternately with the torch rows")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
@@ -750,14 +768,15 @@ def main(argv=None):
         if "embedder" not in args.skip or "training" not in args.skip or \
                 (args.scene and "end-to-end" not in args.skip):
             embedder, description, note = load_embedder(args.model, args.device)
-            if args.precision:  # end to end runs the first precision
-                embedder = with_precision(embedder, args.precision[0])
+            if args.precision or args.backend:  # end to end runs the first precision and backend
+                embedder = with_precision(embedder, (args.precision or [embedder.precision])[0],
+                                          backend=(args.backend or [embedder.backend])[0])
         if "embedder" in args.skip:
             result["embedder"] = {"skipped": "--skip embedder"}
         else:
             echo(f"(b) embedder throughput: {description} ...")
             rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo,
-                                  precisions=args.precision, compiled=args.compile)
+                                  precisions=args.precision, compiled=args.compile, backends=args.backend)
             config = embedder.config
             result["embedder"] = {
                 "model": description, "variant": config.variant, "trunk": config.trunk, "img_size": config.img_size,
@@ -789,7 +808,7 @@ def main(argv=None):
         out = Path(args.out)
         atomic_write_json(out / "speed.json", result)
         save_figure(speed_figure(result), out / "speed.png")
-    except (SceneError, OSError, ValueError, RuntimeError) as error:
+    except (SceneError, OSError, ValueError, RuntimeError, ImportError) as error:
         fail(parser.prog, f"{type(error).__name__}: {error}" if not str(error) else str(error))
     print(f"-> {out / 'speed.json'}, {out / 'speed.png'}")
 

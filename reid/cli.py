@@ -44,6 +44,18 @@ def add_precision_argument(parser, nargs=None, note=""):
                              "float16 (CUDA)" + note)
 
 
+BACKENDS = ("torch", "onnxruntime")
+"""The embedder's inference backends (``reid.embedder.BACKENDS``): ``torch``, or ``onnxruntime`` (the
+model exported to ONNX and run by ONNX Runtime; CPU, float32, optional packages)."""
+
+
+def add_backend_argument(parser, nargs=None, note=""):
+    """``--backend``: the embedder's inference backend(s), one of :data:`BACKENDS` each."""
+    parser.add_argument("--backend", choices=BACKENDS, nargs=nargs,
+                        help="embedder backend: torch (default) or onnxruntime (CPU, float32; needs the packages "
+                             "onnxruntime and onnx)" + note)
+
+
 def setup_logging(quiet=False):
     """Warnings (and info unless ``quiet``) to stderr as ``LEVEL: message`` lines."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s",

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from_checkpoint
-from reid.cli import PRECISIONS
+from reid.cli import BACKENDS, PRECISIONS
 from reid.model import ReIDModel, create_model
 
-__all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "check_precision", "cpu_has_native_bfloat16"]
+__all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "BACKENDS", "check_precision", "check_backend",
+           "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
@@ -58,6 +59,22 @@ def check_precision(precision: str, device: Device = None) -> str:
     return precision
 
 
+def check_backend(backend: str, device: Device = None, precision: str = "float32", compile: bool = False) -> str:
+    """``backend`` if it can run on ``device`` at ``precision`` (see :data:`BACKENDS`); else a
+    ValueError saying why. ``onnxruntime`` runs float32 on the CPU, without ``compile``."""
+    device = _resolve_device(device)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "onnxruntime":
+        if device.type != "cpu":
+            raise ValueError(f"backend onnxruntime runs on the CPU only (device {device}); use backend torch there")
+        if precision != "float32":
+            raise ValueError(f"backend onnxruntime runs float32 only, not {precision}; use backend torch for {precision}")
+        if compile:
+            raise ValueError("backend onnxruntime and compile (torch.compile) exclude each other")
+    return backend
+
+
 class Embedder:
     """A re-ID model ready for inference: crops, normalisation, batching, device placement.
 
@@ -65,7 +82,7 @@ class Embedder:
     ----------
     model : ReIDModel
     device : str or torch.device, optional
-        Default: CUDA when available, else CPU.
+        Default: CUDA when available, else CPU (always the CPU for ``backend='onnxruntime'``).
     batch_size : int
         Objects per forward pass.
     precision : str
@@ -77,31 +94,44 @@ class Embedder:
     compile : bool
         Run the model through ``torch.compile`` (inductor; needs a C++ compiler on the CPU). The
         first calls compile the model (slow); afterwards small batches run faster (see README). Off by default.
+    backend : str
+        ``torch`` (default) or ``onnxruntime``: the model exported to ONNX at construction and run by
+        ONNX Runtime (CPU, float32; the optional packages ``onnxruntime`` and ``onnx``; the export is
+        checked against the torch model; faster at small batches on this project's CPU, see README).
+        See :data:`BACKENDS`.
 
     Raises
     ------
     ValueError
-        For an unknown precision, ``float16`` off CUDA, or ``bfloat16`` on a CPU without native
-        bfloat16 arithmetic.
+        For an unknown precision or backend, ``float16`` off CUDA, ``bfloat16`` on a CPU without
+        native bfloat16 arithmetic, or ``onnxruntime`` off the CPU, off float32 or with ``compile``.
+    ImportError
+        For ``onnxruntime`` without its packages.
     """
 
     def __init__(self, model: ReIDModel, device: Device = None, batch_size: int = 64,
-                 precision: str = "float32", metadata: Optional[Dict[str, Any]] = None, compile: bool = False):
+                 precision: str = "float32", metadata: Optional[Dict[str, Any]] = None, compile: bool = False,
+                 backend: str = "torch"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = _resolve_device(device)
+        self.device = _resolve_device(device if device is not None or backend == "torch" else "cpu")
         self.precision = check_precision(precision, self.device)
+        self.backend = check_backend(backend, self.device, self.precision, compile)
         dtype = torch.float16 if precision == "float16" else torch.float32
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)
         self.metadata = dict(metadata or {})
         self.compiled = bool(compile)
         self._forward = torch.compile(self.model, dynamic=True) if compile else self.model
+        if self.backend == "onnxruntime":
+            from reid.onnx_runtime import OnnxRuntimeModel
+            self._forward = OnnxRuntimeModel(self.model)
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_variant(cls, name: str, device: Device = None, batch_size: int = 64,
-                     precision: str = "float32", compile: bool = False, **config_overrides) -> "Embedder":
+                     precision: str = "float32", compile: bool = False, backend: str = "torch",
+                     **config_overrides) -> "Embedder":
         """A fresh model of a registered variant (``no-train``, ``full``, ``concat``, ...).
 
         ``config_overrides`` are :class:`reid.model.ReIDConfig` fields (``pretrained``,
@@ -109,25 +139,25 @@ class Embedder:
         for baselines (``no-train`` with ``pretrained=True``) and experiments.
         """
         return cls(create_model(name, **config_overrides), device=device, batch_size=batch_size,
-                   precision=precision, compile=compile)
+                   precision=precision, compile=compile, backend=backend)
 
     @classmethod
     def from_checkpoint(cls, path: Union[str, os.PathLike], device: Device = None,
                         batch_size: int = 64, precision: Optional[str] = None,
-                        compile: bool = False) -> "Embedder":
+                        compile: bool = False, backend: str = "torch") -> "Embedder":
         """The model saved in a project checkpoint (``reid.checkpoint``). By default (``precision``
         None) fp16 checkpoints run in fp16 on CUDA and are upcast to float32 on CPU."""
         checkpoint = load_checkpoint(path)
-        device = _resolve_device(device)
+        device = _resolve_device(device if device is not None or backend == "torch" else "cpu")
         if precision is None:
             precision = "float16" if (checkpoint.dtype == "float16" and device.type == "cuda") else "float32"
         model = model_from_checkpoint(checkpoint, device="cpu")
         return cls(model, device=device, batch_size=batch_size, precision=precision,
-                   metadata=checkpoint.metadata, compile=compile)
+                   metadata=checkpoint.metadata, compile=compile, backend=backend)
 
     @classmethod
     def default(cls, device: Device = None, batch_size: int = 64,
-                precision: Optional[str] = None, compile: bool = False) -> "Embedder":
+                precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
         """The shipped, trained model (package data ``reid/weights/default.pt``; its variant, training
         command and data seeds are in its metadata and in README).
 
@@ -144,21 +174,22 @@ class Embedder:
                 f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
         with resources.as_file(resource) as path:
             return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision,
-                                       compile=compile)
+                                       compile=compile, backend=backend)
 
     @classmethod
     def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64,
-                  precision: Optional[str] = None, compile: bool = False) -> "Embedder":
+                  precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
         """By a command-line name: ``default`` (the shipped model), ``variant:NAME`` (a registered
         variant at its default config: untrained unless its trunk weights are available), or a
         checkpoint path. ``precision`` None keeps each constructor's default."""
         if spec == "default":
-            return cls.default(device=device, batch_size=batch_size, precision=precision, compile=compile)
+            return cls.default(device=device, batch_size=batch_size, precision=precision, compile=compile,
+                               backend=backend)
         if spec.startswith("variant:"):
             return cls.from_variant(spec.split(":", 1)[1], device=device, batch_size=batch_size,
-                                    precision=precision or "float32", compile=compile)
+                                    precision=precision or "float32", compile=compile, backend=backend)
         return cls.from_checkpoint(spec, device=device, batch_size=batch_size, precision=precision,
-                                   compile=compile)
+                                   compile=compile, backend=backend)
 
     # ---------------------------------------------------------------- facts
     @property
@@ -179,7 +210,8 @@ class Embedder:
     def __repr__(self) -> str:
         return (f"Embedder(variant={self.config.variant!r}, trunk={self.config.trunk!r}, dim={self.dim}, "
                 f"img_size={self.config.img_size}, device={str(self.device)!r}, precision={self.precision!r}"
-                f"{', compiled' if self.compiled else ''})")
+                f"{', compiled' if self.compiled else ''}"
+                f"{', backend=' + repr(self.backend) if self.backend != 'torch' else ''})")
 
     # ---------------------------------------------------------------- inference
     def crops(self, rgb: np.ndarray, boxes, masks=None) -> Dict[str, np.ndarray]:
@@ -226,6 +258,12 @@ class Embedder:
         if any(len(crops[k]) != n for k in kinds):
             raise ValueError("all crop kinds must hold the same number of crops")
         out = np.empty((n, self.dim), dtype=np.float32)
+        if self.backend == "onnxruntime":  # uint8 crops in, unit rows out, no torch on the way
+            for start in range(0, n, self.batch_size):
+                chunk = {k: crops[k][start:start + self.batch_size] for k in kinds}
+                features = self._forward({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in chunk.items()})
+                out[start:start + len(features)] = features
+            return out
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                   enabled=self.precision == "bfloat16")
         with torch.inference_mode(), autocast:

@@ -362,6 +362,8 @@ class ReIDModel(nn.Module):
         if missing:
             raise KeyError(f"variant '{self.config.variant}' needs crops {list(self.crop_kinds)}; "
                            f"missing {missing}")
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return crops[self.crop_kinds[0]].shape[0]  # shapes stay symbolic (ONNX export, torch.compile)
         shapes = {tuple(crops[k].shape) for k in self.crop_kinds}
         if len(shapes) != 1:
             raise ValueError(f"crop tensors must all have the same shape, got {sorted(shapes)}")
@@ -487,7 +489,7 @@ class EarlyFusionModel(ReIDModel):
         if patch_pos.shape[1] != patches.shape[1]:
             raise ValueError(f"trunk has {patch_pos.shape[1]} patch positions but the crops give "
                              f"{patches.shape[1]} patches")
-        patches = (patches + patch_pos).view(2, batch, patches.shape[1], patches.shape[2])
+        patches = (patches + patch_pos).unflatten(0, (2, batch))
         patches = (patches + self.stream_embed).permute(1, 0, 2, 3).flatten(1, 2)
         prefix = [trunk.cls_token]
         if getattr(trunk, "reg_token", None) is not None:

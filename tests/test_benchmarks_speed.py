@@ -222,3 +222,22 @@ def test_compiled_rows_alternate_with_the_eager_ones():
     assert [(r["precision"], r["compiled"]) for r in rows] == [("float32", False), ("float32", True)]
     assert positive(rows[1]["ratio_to_first"]) and rows[1]["min_cosine_to_first"] > 0.9999
     assert not embedder.compiled  # the caller's embedder is left as it was
+
+
+def test_onnxruntime_rows_alternate_with_the_torch_ones():
+    pytest.importorskip("onnxruntime")
+    import torch
+    from reid.embedder import Embedder
+    torch.manual_seed(0)
+    embedder = Embedder.from_variant("early-fusion", device="cpu", img_size=32, embed_dim=16,
+                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    lines = []
+    rows = speed.bench_embedder(embedder, [1, 4], repeats=2, min_objects=4, echo=lines.append,
+                                backends=["torch", "onnxruntime"])
+    assert [(r["batch_size"], r["backend"]) for r in rows] == \
+        [(1, "torch"), (1, "onnxruntime"), (4, "torch"), (4, "onnxruntime")]
+    for row in rows[1::2]:
+        assert positive(row["ratio_to_first"]) and row["min_cosine_to_first"] > 0.9999
+        assert speed.embedder_mode(row) == "float32 onnxruntime"
+    assert any("float32 onnxruntime" in line and "vs float32," in line for line in lines)
+    assert embedder.backend == "torch"  # the caller's embedder is left as it was

@@ -200,3 +200,53 @@ def test_compiled_embedder_gives_the_eager_features(concat):
     np.testing.assert_allclose(compiled.embed(rgb, boxes[:2], masks[:2]), concat.embed(rgb, boxes[:2], masks[:2]),
                                atol=1e-5)  # another batch size
     assert compiled.embed(rgb, np.zeros((0, 4)), None).shape == (0, concat.dim)
+
+
+@pytest.mark.parametrize("variant", ["no-train", "full", "concat", "concat-full", "early-fusion"])
+def test_onnxruntime_backend_gives_the_torch_features(variant):
+    pytest.importorskip("onnxruntime")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(0)
+        reference = Embedder.from_variant(variant, device="cpu", **TINY)
+    runtime = Embedder(reference.model, backend="onnxruntime")   # device defaults to the CPU
+    assert runtime.backend == "onnxruntime" and runtime.device.type == "cpu" and "onnxruntime" in repr(runtime)
+    assert runtime._forward.max_abs_difference <= 1e-5
+    rgb, boxes, masks = frame(2)
+    for batch_size in (1, 3, 64):   # the exported batch dimension is dynamic
+        runtime.batch_size = batch_size
+        np.testing.assert_allclose(runtime.embed(rgb, boxes, masks), reference.embed(rgb, boxes, masks), atol=1e-5)
+    assert runtime.embed(rgb, np.zeros((0, 4)), None).shape == (0, reference.dim)
+
+
+def test_onnxruntime_backend_on_the_shipped_model():
+    pytest.importorskip("onnxruntime")
+    reference = Embedder.default(device="cpu")
+    runtime = Embedder.default(backend="onnxruntime")
+    rng = np.random.default_rng(5)
+    crops = {k: rng.integers(0, 256, (9, 112, 112, 3), dtype=np.uint8) for k in reference.crop_kinds}
+    expected, got = reference.embed_crops(crops), runtime.embed_crops(crops)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.argmax(got @ got.T - 2 * np.eye(9), axis=1).tolist() == \
+        np.argmax(expected @ expected.T - 2 * np.eye(9), axis=1).tolist()   # the same nearest neighbours
+
+
+def test_backend_is_checked_against_device_precision_and_compile(concat):
+    from reid.embedder import check_backend
+    assert check_backend("torch", "cpu", "float32") == "torch"
+    for kwargs, message in [(dict(backend="tensorrt"), "backend must be one of"),
+                            (dict(backend="onnxruntime", device="cuda"), "CPU only"),
+                            (dict(backend="onnxruntime", precision="bfloat16"), "float32 only"),
+                            (dict(backend="onnxruntime", compile=True), "exclude each other")]:
+        with pytest.raises(ValueError, match=message):
+            check_backend(kwargs.get("backend"), kwargs.get("device", "cpu"), kwargs.get("precision", "float32"),
+                          kwargs.get("compile", False))
+    with pytest.raises(ValueError, match="float32 only"):
+        Embedder(concat.model, backend="onnxruntime", precision="bfloat16")
+
+
+def test_onnxruntime_backend_without_its_packages_says_what_to_install(concat, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)   # import fails as if not installed
+    with pytest.raises(ImportError, match="pip install"):
+        Embedder(concat.model, backend="onnxruntime")

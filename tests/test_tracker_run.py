@@ -66,6 +66,7 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
     (["scene0000_00", "--root", "ROOT", "--reid", "no-such-checkpoint.pt"], "no-such-checkpoint.pt"),
     (["scene0000_00", "--root", "ROOT", "--gallery", "no-gallery.npz"], "no-gallery.npz"),
     (["scene0000_00", "--root", "ROOT", "--device", "cpu", "--precision", "float16"], "float16 runs on CUDA only"),
+    (["scene0000_00", "--root", "ROOT", "--backend", "onnxruntime", "--device", "cuda"], "onnxruntime runs on the CPU"),
 ])
 def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
     args = [str(damaged_scene) if a == "ROOT" else a for a in args]
@@ -75,3 +76,15 @@ def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, 
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr and len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_onnxruntime_backend_tracks_like_torch(damaged_scene, tiny_checkpoint, tmp_path, run_module):
+    pytest.importorskip("onnxruntime")
+    outputs = []
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / backend
+        result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(out),
+                            "--reid", str(tiny_checkpoint), "--quiet", "--device", "cpu", "--backend", backend)
+        assert result.returncode == 0, result.stderr
+        outputs.append((out / "scene0000_00.txt").read_text())
+    assert outputs[0] == outputs[1] and outputs[0].strip()

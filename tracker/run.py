@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
 from reid.embedder import Embedder
@@ -87,6 +87,7 @@ def main(argv=None):
     parser.add_argument("--compile", action="store_true",
                         help="run the embedder through torch.compile (slow first frames, then faster; needs a C++ "
                              "compiler on the CPU)")
+    add_backend_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet)
@@ -102,13 +103,13 @@ def main(argv=None):
         else:
             detector = create_detector("gt")
         embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
-                                       compile=args.compile)
+                                       compile=args.compile, backend=args.backend or "torch")
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
         tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
                               max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only)
     except (SceneError, DetectionFileError, CheckpointError, WeightsError, GalleryFileError, OSError,
-            ValueError) as error:
+            ValueError, ImportError) as error:
         fail(parser.prog, str(error))
     print(f"{summary['scene']}: {summary['frames']} frames, {summary['tracks']} tracks, "
           f"{summary['reused_ids']} IDs re-used from the gallery, {summary['frames_per_second']:.1f} frames/s "
