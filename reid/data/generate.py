@@ -17,6 +17,7 @@ import numpy as np
 
 from ..cli import ArgumentParser, parse_size, positive_int, setup_logging
 from .camera_path import camera_path
+from .camera_response import AutoExposure
 from .geometry import intrinsics_for_fov
 from .layout import sample_room
 from .nyu40 import STRUCTURE_LABELS
@@ -42,8 +43,12 @@ def _write_text(path, text):
 
 
 def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=None, jpeg_quality=92,
-                   overwrite=False):
+                   overwrite=False, auto_exposure=False):
     """Generate and write one scene; returns its summary dict (``skipped`` if it already existed).
+
+    ``auto_exposure`` records the colour frames through a simulated auto-exposure / auto-white-balance
+    camera (:class:`reid.data.camera_response.AutoExposure`) instead of the renderer's fixed response;
+    the geometry, masks and depth are the same either way.
 
     The scene is written into a hidden temporary folder and renamed into place when complete, so an
     interrupted run never leaves a half-written scene behind.
@@ -79,9 +84,12 @@ def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=
     instance_dtype = np.uint8 if len(room.instances) < 256 else np.uint16
     min_pixels = min_visible_pixels(size)
     visible = []
+    camera = AutoExposure() if auto_exposure else None
     with SceneRenderer(room, light_direction=light) as renderer:
         for i, pose in enumerate(poses):
             rgb, depth, instance = renderer.render(pose, intrinsic_color, size)
+            if camera is not None:
+                rgb = camera(rgb)
             if depth_size != tuple(size):
                 _, depth, _ = renderer.render(pose, intrinsic_depth, depth_size)
             cv2.imwrite(str(partial / "color" / f"{i}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
@@ -113,6 +121,7 @@ def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=
                       for inst in room.instances],
         "models": models,
         "twin_groups": room.twin_groups(),
+        "camera_response": camera.describe() if camera is not None else {"model": "fixed"},
         "revisits": {"min_gap": 100, "min_pixels": min_pixels,
                      "events": [[r.instance_id, r.last_seen, r.back_at] for r in revisits]},
     }
@@ -169,6 +178,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed; a scene depends only on (seed, index)")
     parser.add_argument("--workers", type=positive_int, default=1, help="scenes rendered in parallel")
     parser.add_argument("--overwrite", action="store_true", help="replace scenes that already exist")
+    parser.add_argument("--auto-exposure", action="store_true",
+                        help="record colour through a simulated auto-exposure / auto-white-balance camera "
+                             "(default: the renderer's fixed response)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.quiet)
@@ -179,7 +191,7 @@ def main(argv=None):
     except OSError as error:
         parser.exit(2, f"{parser.prog}: error: cannot create {args.out}: {error.strerror}\n")
     jobs = [dict(root=args.out, index=index, seed=args.seed, frames=args.frames, size=args.size,
-                 depth_size=args.depth_size, overwrite=args.overwrite)
+                 depth_size=args.depth_size, overwrite=args.overwrite, auto_exposure=args.auto_exposure)
             for index in range(args.first, args.first + args.scenes)]
     started = time.perf_counter()
     if args.workers > 1 and len(jobs) > 1:
