@@ -362,7 +362,7 @@ class ReIDModel(nn.Module):
         if missing:
             raise KeyError(f"variant '{self.config.variant}' needs crops {list(self.crop_kinds)}; "
                            f"missing {missing}")
-        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        if torch.jit.is_tracing() or getattr(torch.compiler, "is_compiling", lambda: False)():
             return crops[self.crop_kinds[0]].shape[0]  # shapes stay symbolic (ONNX export, torch.compile)
         shapes = {tuple(crops[k].shape) for k in self.crop_kinds}
         if len(shapes) != 1:
