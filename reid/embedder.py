@@ -31,9 +31,9 @@ Device = Union[str, torch.device, None]
 # on CUDA, or on a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX).
 
 
-def _resolve_device(device: Device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def _resolve_device(device: Device, backend: str = "torch") -> torch.device:
+    if device is None:  # ONNX Runtime runs on the CPU; torch on CUDA when there is one
+        return torch.device("cuda" if backend == "torch" and torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
 
@@ -114,7 +114,7 @@ class Embedder:
                  backend: str = "torch"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = _resolve_device(device if device is not None or backend == "torch" else "cpu")
+        self.device = _resolve_device(device, backend)
         self.precision = check_precision(precision, self.device)
         self.backend = check_backend(backend, self.device, self.precision, compile)
         dtype = torch.float16 if precision == "float16" else torch.float32
@@ -148,7 +148,7 @@ class Embedder:
         """The model saved in a project checkpoint (``reid.checkpoint``). By default (``precision``
         None) fp16 checkpoints run in fp16 on CUDA and are upcast to float32 on CPU."""
         checkpoint = load_checkpoint(path)
-        device = _resolve_device(device if device is not None or backend == "torch" else "cpu")
+        device = _resolve_device(device, backend)
         if precision is None:
             precision = "float16" if (checkpoint.dtype == "float16" and device.type == "cuda") else "float32"
         model = model_from_checkpoint(checkpoint, device="cpu")

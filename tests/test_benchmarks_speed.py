@@ -25,6 +25,15 @@ def run(*args):
                           cwd=REPO, env=env, timeout=300)
 
 
+def tiny_embedder(variant="concat"):
+    """A seeded, untrained tiny embedder on the CPU: the rows' contract, not speed."""
+    import torch
+    from reid.embedder import Embedder
+    torch.manual_seed(0)
+    return Embedder.from_variant(variant, device="cpu", img_size=32, embed_dim=16,
+                                 trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+
+
 def positive(value):
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
@@ -186,13 +195,9 @@ def test_scene_updates_replay_the_recorded_detections_on_fresh_trackers():
 
 
 def test_embedder_precisions_are_timed_side_by_side(monkeypatch):
-    import torch
     import reid.embedder
-    from reid.embedder import Embedder
     monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: True)  # the rows' contract, not speed
-    torch.manual_seed(0)
-    embedder = Embedder.from_variant("concat", device="cpu", img_size=32, embed_dim=16,
-                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    embedder = tiny_embedder()
     lines = []
     rows = speed.bench_embedder(embedder, [1, 3], repeats=3, min_objects=3, echo=lines.append,
                                 precisions=["float32", "bfloat16"])
@@ -213,11 +218,7 @@ def test_embedder_precisions_are_timed_side_by_side(monkeypatch):
 
 
 def test_compiled_rows_alternate_with_the_eager_ones():
-    import torch
-    from reid.embedder import Embedder
-    torch.manual_seed(0)
-    embedder = Embedder.from_variant("concat", device="cpu", img_size=32, embed_dim=16,
-                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    embedder = tiny_embedder()
     rows = speed.bench_embedder(embedder, [2], repeats=2, min_objects=2, echo=lambda line: None, compiled=True)
     assert [(r["precision"], r["compiled"]) for r in rows] == [("float32", False), ("float32", True)]
     assert positive(rows[1]["ratio_to_first"]) and rows[1]["min_cosine_to_first"] > 0.9999
@@ -226,11 +227,7 @@ def test_compiled_rows_alternate_with_the_eager_ones():
 
 def test_onnxruntime_rows_alternate_with_the_torch_ones():
     pytest.importorskip("onnxruntime")
-    import torch
-    from reid.embedder import Embedder
-    torch.manual_seed(0)
-    embedder = Embedder.from_variant("early-fusion", device="cpu", img_size=32, embed_dim=16,
-                                     trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    embedder = tiny_embedder("early-fusion")
     lines = []
     rows = speed.bench_embedder(embedder, [1, 4], repeats=2, min_objects=4, echo=lines.append,
                                 backends=["torch", "onnxruntime"])

@@ -12,7 +12,7 @@ depend only on the frames).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -59,8 +59,7 @@ class AutoExposure:
 
     def describe(self):
         """Plain-data settings, for a scene's ``meta.json``."""
-        return {"model": "auto-exposure", "target": self.target, "rate": self.rate, "strength": self.strength,
-                "max_stops": self.max_stops}
+        return {"model": "auto-exposure", **asdict(self)}
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """The next frame as the camera would record it.
