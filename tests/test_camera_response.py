@@ -67,8 +67,8 @@ def test_generated_scene_with_auto_exposure_keeps_geometry_and_changes_colour(tm
     import json
     from reid.data.generate import generate_scene
     from reid.data.scannet import ScanNetScene
-    for name, auto in (("fixed", False), ("auto", True)):
-        generate_scene(tmp_path / name, index=0, seed=5, frames=12, size=(64, 48), auto_exposure=auto)
+    for name in ("fixed", "auto"):
+        generate_scene(tmp_path / name, index=0, seed=5, frames=12, size=(64, 48), camera_response=name)
     fixed = ScanNetScene(tmp_path / "fixed" / "scans" / "scene0000_00")
     auto = ScanNetScene(tmp_path / "auto" / "scans" / "scene0000_00")
     assert json.loads((auto.path / "meta.json").read_text())["camera_response"]["model"] == "auto-exposure"

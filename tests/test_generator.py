@@ -149,10 +149,29 @@ def test_deterministic_per_seed_and_parallel_workers_agree(tmp_path, run_module)
     assert other["frames"] == 6
 
 
+def test_camera_response_default_is_auto_and_fixed_is_selectable(tmp_path, run_module):
+    args = ["reid.data.generate", "--scenes", "1", "--frames", "6", "--size", "48x36", "--seed", "9", "--quiet"]
+    result = run_module(*args, "--out", str(tmp_path / "fixed"), "--camera-response", "fixed")
+    assert result.returncode == 0, result.stderr
+    generate_scene(tmp_path / "api-fixed", index=0, seed=9, frames=6, size=(48, 36), camera_response="fixed")
+    generate_scene(tmp_path / "api-default", index=0, seed=9, frames=6, size=(48, 36))
+    cli_fixed = tmp_path / "fixed" / "scans" / "scene0000_00"
+    api_default = tmp_path / "api-default" / "scans" / "scene0000_00"
+    assert tree_digest(cli_fixed) == tree_digest(tmp_path / "api-fixed" / "scans" / "scene0000_00")
+    assert tree_digest(cli_fixed) != tree_digest(api_default)
+    assert json.loads((cli_fixed / "meta.json").read_text())["camera_response"] == {"model": "fixed"}
+    default_meta = json.loads((api_default / "meta.json").read_text())
+    assert default_meta["camera_response"]["model"] == "auto-exposure"
+    assert default_meta["generator"]["version"] == 2
+    with pytest.raises(ValueError, match="camera_response"):
+        generate_scene(tmp_path / "bad", index=0, seed=9, frames=6, size=(48, 36), camera_response="sunny")
+
+
 @pytest.mark.parametrize("args, message", [
     (["reid.data.generate", "--out", "x", "--size", "320by240"], "320by240"),
     (["reid.data.generate", "--out", "x", "--size", "0x240"], "positive"),
     (["reid.data.generate", "--out", "x", "--frames", "ten"], "ten"),
+    (["reid.data.generate", "--out", "x", "--camera-response", "sunny"], "sunny"),
     (["reid.data.summary", "scene0777_00", "--root", "nowhere"], "scene0777_00"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, run_module, args, message):

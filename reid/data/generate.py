@@ -2,7 +2,13 @@
 
 ``python -m reid.data.generate --out ROOT --scenes N --frames F --size WxH --seed S [--workers K]``
 writes ``ROOT/scans/scene%04d_00`` for scene indices ``--first``..``--first+N-1``. A scene depends
-only on (seed, scene index), so any subset can be regenerated alone and comes out identical.
+only on (seed, scene index, camera response), so any subset can be regenerated alone and comes out
+identical.
+
+Colour is recorded, by default, through a simulated auto-exposure / auto-white-balance camera
+(``--camera-response auto``), as real RGB-D captures are; ``--camera-response fixed`` keeps the
+renderer's fixed response, under which an object has the same colours in every camera pass (the
+generator's only behaviour before version 2).
 """
 import json
 import logging
@@ -26,7 +32,8 @@ from .visibility import find_revisits, min_visible_pixels, visible_instances
 
 log = logging.getLogger("reid.data")
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the auto-exposure camera is the default colour response
+CAMERA_RESPONSES = ("auto", "fixed")
 HORIZONTAL_FOV_DEG = 58.0  # ScanNet's colour and depth cameras both see about 58 degrees across
 
 
@@ -43,16 +50,19 @@ def _write_text(path, text):
 
 
 def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=None, jpeg_quality=92,
-                   overwrite=False, auto_exposure=False):
+                   overwrite=False, camera_response="auto"):
     """Generate and write one scene; returns its summary dict (``skipped`` if it already existed).
 
-    ``auto_exposure`` records the colour frames through a simulated auto-exposure / auto-white-balance
-    camera (:class:`reid.data.camera_response.AutoExposure`) instead of the renderer's fixed response;
-    the geometry, masks and depth are the same either way.
+    ``camera_response="auto"`` (the default) records the colour frames through a simulated
+    auto-exposure / auto-white-balance camera (:class:`reid.data.camera_response.AutoExposure`);
+    ``"fixed"`` keeps the renderer's fixed response. The geometry, masks and depth are the same
+    either way.
 
     The scene is written into a hidden temporary folder and renamed into place when complete, so an
     interrupted run never leaves a half-written scene behind.
     """
+    if camera_response not in CAMERA_RESPONSES:
+        raise ValueError(f"camera_response must be one of {', '.join(CAMERA_RESPONSES)}, got {camera_response!r}")
     name = scene_name(index)
     scans = Path(root) / "scans"
     final = scans / name
@@ -84,7 +94,7 @@ def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=
     instance_dtype = np.uint8 if len(room.instances) < 256 else np.uint16
     min_pixels = min_visible_pixels(size)
     visible = []
-    camera = AutoExposure() if auto_exposure else None
+    camera = AutoExposure() if camera_response == "auto" else None
     with SceneRenderer(room, light_direction=light) as renderer:
         for i, pose in enumerate(poses):
             rgb, depth, instance = renderer.render(pose, intrinsic_color, size)
@@ -178,9 +188,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed; a scene depends only on (seed, index)")
     parser.add_argument("--workers", type=positive_int, default=1, help="scenes rendered in parallel")
     parser.add_argument("--overwrite", action="store_true", help="replace scenes that already exist")
-    parser.add_argument("--auto-exposure", action="store_true",
-                        help="record colour through a simulated auto-exposure / auto-white-balance camera "
-                             "(default: the renderer's fixed response)")
+    parser.add_argument("--camera-response", choices=CAMERA_RESPONSES, default="auto",
+                        help="auto (default): colour recorded through a simulated auto-exposure / "
+                             "auto-white-balance camera, as real captures are; fixed: the renderer's fixed "
+                             "response, the same colours in every pass (the generator's version-1 output)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.quiet)
@@ -191,7 +202,7 @@ def main(argv=None):
     except OSError as error:
         parser.exit(2, f"{parser.prog}: error: cannot create {args.out}: {error.strerror}\n")
     jobs = [dict(root=args.out, index=index, seed=args.seed, frames=args.frames, size=args.size,
-                 depth_size=args.depth_size, overwrite=args.overwrite, auto_exposure=args.auto_exposure)
+                 depth_size=args.depth_size, overwrite=args.overwrite, camera_response=args.camera_response)
             for index in range(args.first, args.first + args.scenes)]
     started = time.perf_counter()
     if args.workers > 1 and len(jobs) > 1:
