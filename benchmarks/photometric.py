@@ -1,11 +1,11 @@
 """Seeded camera photometric changes between frames: exposure and white balance.
 
-The generator renders every frame of a room under one fixed light with a fixed camera response, so
-an object's colours are the same in every camera pass and a plain colour histogram is a strong
-re-identification baseline. Real RGB-D captures (ScanNet's, for one) run auto-exposure and auto
-white balance: the same chair is brighter or bluer from one pass to the next. This module applies
-such a change to whole frames, before cropping, so that the re-ID benchmark can measure what
-survives it.
+Under a fixed camera response (the generator's ``--camera-response fixed``) an object's colours are
+the same in every camera pass and a plain colour histogram is a strong re-identification baseline.
+Real RGB-D captures (ScanNet's, for one) run auto-exposure and auto white balance: the same chair is
+brighter or bluer from one pass to the next. The generator's default camera models that smoothly
+(:mod:`reid.data.camera_response`); this module applies a harsher, independent random change to
+whole frames, before cropping, so that the benchmarks can measure what survives it.
 
 At level ``L`` each frame gets, from ``numpy.random.default_rng([seed, crc32(scene), frame])``:
 

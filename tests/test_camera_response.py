@@ -80,3 +80,33 @@ def test_generated_scene_with_auto_exposure_keeps_geometry_and_changes_colour(tm
         np.testing.assert_array_equal(a.depth, b.depth)
         changed += np.abs(a.rgb.astype(int) - b.rgb.astype(int)).mean() > 2
     assert changed >= len(fixed.frame_ids) // 2
+
+
+def test_lookup_tables_give_the_direct_formula_bit_for_bit():
+    """The camera applies its gains through per-channel 256-entry tables; the result must be the
+    direct per-pixel formula's, byte for byte, frame after frame (the adaptation state included)."""
+    def direct(camera, rgb):
+        linear = (rgb.astype(np.float32) / 255.0) ** GAMMA
+        means = linear.reshape(-1, 3).mean(axis=0) + 1e-4
+        luminance = float(means @ np.array([0.2126, 0.7152, 0.0722], np.float32))
+        exposure = np.clip(camera.strength * np.log2(camera.target / luminance), -camera.max_stops, camera.max_stops)
+        wanted = exposure + camera.strength * np.log2(means[1] / means)
+        state = direct.state
+        direct.state = wanted if state is None else state + camera.rate * (wanted - state)
+        out = linear * (2.0 ** direct.state).astype(np.float32)
+        return np.round(np.clip(out, 0.0, 1.0) ** (1.0 / GAMMA) * 255.0).astype(np.uint8)
+
+    direct.state = None
+    rng = np.random.default_rng(4)
+    camera, reference = AutoExposure(), AutoExposure()
+    for index in range(12):
+        frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        if index % 3 == 1:   # dark, saturating and cast frames drive the gains to their limits
+            frame = (frame * 0.1).astype(np.uint8)
+        elif index % 3 == 2:
+            frame[..., 0] = 255
+        expected = direct(reference, frame)
+        got = camera(frame)
+        assert got.dtype == np.uint8 and got.shape == frame.shape
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_allclose(camera.gains, 2.0 ** direct.state, rtol=1e-12)

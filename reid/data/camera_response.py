@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 __all__ = ["AutoExposure"]
 
 GAMMA = 2.2
+_TO_LINEAR = (np.arange(256, dtype=np.float32) / 255.0) ** GAMMA   # uint8 value -> linear light
 
 
 @dataclass
@@ -75,7 +77,7 @@ class AutoExposure:
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        linear = (rgb.astype(np.float32) / 255.0) ** GAMMA
+        linear = np.take(_TO_LINEAR, rgb)                             # (v / 255) ** GAMMA, by table
         means = linear.reshape(-1, 3).mean(axis=0) + 1e-4
         luminance = float(means @ np.array([0.2126, 0.7152, 0.0722], np.float32))
         exposure = np.clip(self.strength * np.log2(self.target / luminance), -self.max_stops, self.max_stops)
@@ -85,8 +87,10 @@ class AutoExposure:
             self._log_gains = wanted
         else:
             self._log_gains = self._log_gains + self.rate * (wanted - self._log_gains)
-        out = linear * (2.0 ** self._log_gains).astype(np.float32)
-        return np.round(np.clip(out, 0.0, 1.0) ** (1.0 / GAMMA) * 255.0).astype(np.uint8)
+        # the recorded value depends only on (value, channel): one 256-entry table per channel
+        gained = _TO_LINEAR[:, None] * (2.0 ** self._log_gains).astype(np.float32)   # 256 x 3
+        table = np.round(np.clip(gained, 0.0, 1.0) ** (1.0 / GAMMA) * 255.0).astype(np.uint8)
+        return cv2.LUT(np.ascontiguousarray(rgb), np.ascontiguousarray(table[:, None, :]))
 
     @property
     def gains(self):
