@@ -115,8 +115,9 @@ class Embedder:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = _resolve_device(device, backend)
+        # the backend first: its refusals (e.g. onnxruntime off float32) hold on any CPU
+        self.backend = check_backend(backend, self.device, precision, compile)
         self.precision = check_precision(precision, self.device)
-        self.backend = check_backend(backend, self.device, self.precision, compile)
         dtype = torch.float16 if precision == "float16" else torch.float32
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)
