@@ -185,7 +185,7 @@ def main(argv=None):
     parser.add_argument("--size", type=parse_size, default=(320, 240), help="colour size WxH (default 320x240)")
     parser.add_argument("--depth-size", type=parse_size, default=None,
                         help="depth size WxH, rendered separately with its own intrinsics (default: --size)")
-    parser.add_argument("--seed", type=int, default=0, help="seed; a scene depends only on (seed, index)")
+    parser.add_argument("--seed", type=int, default=0, help="seed; a scene depends only on (seed, index, --camera-response)")
     parser.add_argument("--workers", type=positive_int, default=1, help="scenes rendered in parallel")
     parser.add_argument("--overwrite", action="store_true", help="replace scenes that already exist")
     parser.add_argument("--camera-response", choices=CAMERA_RESPONSES, default="auto",
