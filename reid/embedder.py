@@ -123,10 +123,11 @@ class Embedder:
         self.batch_size = int(batch_size)
         self.metadata = dict(metadata or {})
         self.compiled = bool(compile)
-        self._forward = torch.compile(self.model, dynamic=True) if compile else self.model
         if self.backend == "onnxruntime":
             from reid.onnx_runtime import OnnxRuntimeModel
             self._forward = OnnxRuntimeModel(self.model)
+        else:
+            self._forward = torch.compile(self.model, dynamic=True) if compile else self.model
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -259,18 +260,17 @@ class Embedder:
         if any(len(crops[k]) != n for k in kinds):
             raise ValueError("all crop kinds must hold the same number of crops")
         out = np.empty((n, self.dim), dtype=np.float32)
-        if self.backend == "onnxruntime":  # uint8 crops in, unit rows out, no torch on the way
-            for start in range(0, n, self.batch_size):
-                chunk = {k: crops[k][start:start + self.batch_size] for k in kinds}
-                features = self._forward({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in chunk.items()})
-                out[start:start + len(features)] = features
-            return out
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                   enabled=self.precision == "bfloat16")
         with torch.inference_mode(), autocast:
             for start in range(0, n, self.batch_size):
-                chunk = {k: crops[k][start:start + self.batch_size] for k in kinds}
-                features = self._forward(self.model.prepare_inputs(chunk))
-                features = torch.nn.functional.normalize(features.float(), dim=-1)
-                out[start:start + len(features)] = features.cpu().numpy()
+                features = self._embed_batch({k: crops[k][start:start + self.batch_size] for k in kinds})
+                out[start:start + len(features)] = features
         return out
+
+    def _embed_batch(self, chunk: Mapping[str, Union[np.ndarray, torch.Tensor]]) -> np.ndarray:
+        """One batch of crops -> (B, D) float32 unit rows."""
+        if self.backend == "onnxruntime":  # uint8 crops in, unit rows out, no torch on the way
+            return self._forward({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in chunk.items()})
+        features = self._forward(self.model.prepare_inputs(chunk))
+        return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
