@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError
 from reid.evaluate import colour_histogram_features, evaluate
 from reid.fileio import atomic_write_json, atomic_write_text
@@ -205,7 +205,8 @@ def _embedder_features(embedder, cache):
 
 def _describe(embedder):
     config = embedder.config
-    return f"{config.variant}, trunk {config.trunk} at {config.img_size}px, dim {embedder.dim}, {embedder.precision}"
+    backend = f" ({embedder.backend})" if embedder.backend != "torch" else ""
+    return f"{config.variant}, trunk {config.trunk} at {config.img_size}px, dim {embedder.dim}, {embedder.precision}{backend}"
 
 
 def deepsort_embedder(max_batch_size=32):
@@ -234,15 +235,16 @@ def deepsort_features(crops, embedder=None, chunk=256):
 
 
 def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
-                    deepsort_size=224, precision=None):
-    """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run."""
+                    deepsort_size=224, precision=None, backend="torch"):
+    """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run.
+    ``precision`` and ``backend`` are our embedders' (``reid.embedder``)."""
     from reid.checkpoint import CheckpointNotFoundError
     from reid.embedder import Embedder
     from reid.model import WeightsNotFoundError, list_variants
 
     if method in checkpoints:
         path = checkpoints[method]
-        embedder = Embedder.from_checkpoint(path, device=device, precision=precision)
+        embedder = Embedder.from_checkpoint(path, device=device, precision=precision, backend=backend)
         notes = [f"checkpoint {path}: {_describe(embedder)}"]
         if method in list_variants() and embedder.config.variant != method:
             notes.append(f"the checkpoint holds variant '{embedder.config.variant}', not '{method}'")
@@ -269,7 +271,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
                                     f"full crop at {deepsort_size}px, CPU float32"], {"dim": int(features.shape[1])}
     if method == "default":
         try:
-            embedder = Embedder.default(device=device, precision=precision)
+            embedder = Embedder.default(device=device, precision=precision, backend=backend)
         except CheckpointNotFoundError as error:
             raise Skip(f"no shipped model: {error}") from None
         features, view_set = _embedder_features(embedder, cache)
@@ -278,7 +280,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         overrides = dict(trunk_weights=trunk_weights) if trunk_weights else dict(pretrained=True)
         try:
             embedder = Embedder.from_variant("no-train", device=device, precision=precision or "float32",
-                                             **overrides)
+                                             backend=backend, **overrides)
         except WeightsNotFoundError as error:
             raise Skip(f"pretrained trunk weights unavailable: {error}") from None
         features, view_set = _embedder_features(embedder, cache)
@@ -288,7 +290,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         if not untrained:
             raise Missing(f"no checkpoint given (--checkpoint {method}=PATH); not evaluated untrained "
                               f"(--untrained would)")
-        embedder = Embedder.from_variant(method, device=device, precision=precision or "float32")
+        embedder = Embedder.from_variant(method, device=device, precision=precision or "float32", backend=backend)
         features, view_set = _embedder_features(embedder, cache)
         return features, view_set, [f"UNTRAINED (random weights, --untrained): {_describe(embedder)}"], \
             {"dim": embedder.dim}
@@ -330,10 +332,11 @@ def summary_row(method, summary, view_set, notes, extra, seconds, folds):
 
 def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_gap=30, min_side=12,
                   untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print,
-                  frame_transform=None, precision=None):
+                  frame_transform=None, precision=None, backend="torch"):
     """Evaluate every method on the same views; returns the list of rows. ``frame_transform`` (e.g. a
     :class:`benchmarks.photometric.PhotometricChange`) changes every colour frame before cropping;
-    ``precision`` (``reid.embedder.PRECISIONS``) is our embedders' (None: each checkpoint's default)."""
+    ``precision`` (``reid.embedder.PRECISIONS``) is our embedders' (None: each checkpoint's default),
+    ``backend`` (``reid.embedder.BACKENDS``) theirs too."""
     cache = ViewCache(folders, frame_step, episode_gap, min_side, frame_transform=frame_transform)
     rows = []
     for method in methods:
@@ -341,7 +344,7 @@ def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_
         try:
             features, view_set, notes, extra = method_features(
                 method, cache, checkpoints, untrained=untrained, device=device, trunk_weights=trunk_weights,
-                deepsort_size=deepsort_size, precision=precision)
+                deepsort_size=deepsort_size, precision=precision, backend=backend)
             summary = evaluate(features, view_set, folds=folds, ranks=CMC_RANKS)
             row = summary_row(method, summary, view_set, notes, extra, time.perf_counter() - started, folds)
         except Skip as reason:
@@ -457,6 +460,7 @@ def main(argv=None):
                         help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     add_precision_argument(parser, note="; our embedders only, deepSORT's MobileNetV2 stays float32")
+    add_backend_argument(parser, note="; our embedders only")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
                         help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "
@@ -493,20 +497,25 @@ def main(argv=None):
             raise SceneError(f"no scenes under {' '.join(args.data)}"
                              + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if args.precision:
-            from reid.embedder import check_precision
-            check_precision(args.precision, device)  # before any view is loaded
+        backend = args.backend or "torch"
+        if args.precision or args.backend:  # before any view is loaded
+            from reid.embedder import check_backend, check_precision
+            embedder_device = "cpu" if backend == "onnxruntime" and not args.device else device
+            check_backend(backend, embedder_device, args.precision or "float32")
+            if args.precision:
+                check_precision(args.precision, embedder_device)
         machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
                        episode_gap=args.episode_gap, folds=args.folds, machine=machine,
-                       photometric=change.describe() if change else None, precision=args.precision)
+                       photometric=change.describe() if change else None, precision=args.precision,
+                       backend=backend)
         print(f"re-ID benchmark on {len(folders)} scene(s): {context['scenes']} ({machine})", flush=True)
         rows = run_benchmark(folders, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
                              episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
                              device=args.device, trunk_weights=args.trunk_weights, deepsort_size=args.deepsort_size,
                              echo=lambda line: print(line, flush=True), frame_transform=change,
-                             precision=args.precision)
+                             precision=args.precision, backend=backend)
         for line in paper_lines():
             print(line)
         write_outputs(args.out, rows, context)

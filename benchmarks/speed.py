@@ -357,7 +357,8 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     """Objects/s of ``embed_crops`` on random crops per batch size, precision and backend.
 
     With several ``precisions`` (and, with ``compiled``, each of them also through ``torch.compile``;
-    with ``onnxruntime`` in ``backends``, also float32 through ONNX Runtime) their runs alternate
+    with ``onnxruntime`` in ``backends``, also those of ``precisions`` ONNX Runtime runs, float32 and
+    int8, or float32 when it runs none of them; int8 is not timed on torch) their runs alternate
     (one run of each per repeat, same crops), and each row after the first carries
     ``ratio_to_first``: the median of the per-run throughput ratios against the first row of its
     batch size (the first precision, torch, not compiled), side by side, and ``min_cosine_to_first``:
@@ -371,10 +372,11 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     modes = []
     for backend in backends:
         if backend == "onnxruntime":
-            modes.append(("float32", False, backend))
+            modes += [(p, False, backend) for p in [p for p in precisions if p in ("float32", "int8")] or ["float32"]]
         else:
-            modes += [(p, False, backend) for p in precisions] + ([(p, True, backend) for p in precisions]
-                                                                   if compiled else [])
+            torch_precisions = [p for p in precisions if p != "int8"]
+            modes += [(p, False, backend) for p in torch_precisions] + ([(p, True, backend) for p in torch_precisions]
+                                                                         if compiled else [])
     embedders = [with_precision(embedder, p, compile=c, backend=b) for p, c, b in modes]
     rng = np.random.default_rng(0)
     rows = []
@@ -732,8 +734,9 @@ def main(argv=None):
     parser.add_argument("--compile", action="store_true",
                         help="embedder: also time each precision through torch.compile, alternately with the eager "
                              "model (compile time not counted)")
-    add_backend_argument(parser, nargs="+", note="; with onnxruntime, float32 through ONNX Runtime is timed "
-                                                 "alternately with the torch rows")
+    add_backend_argument(parser, nargs="+", note="; with onnxruntime, float32 and/or int8 (those of --precision, "
+                                                 "else float32) through ONNX Runtime are timed alternately with "
+                                                 "the torch rows")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     setup_logging(quiet=True)

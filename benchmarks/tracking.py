@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reid.checkpoint import CheckpointError
-from reid.cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
 from reid.embedder import Embedder
@@ -276,8 +276,16 @@ def open_scenes_and_embedder(args, rows):
     import_trackeval()
     embedder = None
     if any(row in USES_OUR_FEATURES for row in rows):
-        embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision)
+        embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
+                                      backend=args.backend or "torch")
     return scenes, embedder
+
+
+def embedder_note(embedder):
+    """`` (int8, onnxruntime)`` for an embedder off the default float32 torch; empty otherwise."""
+    if embedder is None or (embedder.precision, embedder.backend) == ("float32", "torch"):
+        return ""
+    return f" ({embedder.precision}, {embedder.backend})"
 
 
 def add_common_arguments(parser):
@@ -293,6 +301,7 @@ def add_common_arguments(parser):
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
     parser.add_argument("--device", help="cpu or cuda for our embedder (default: cuda when available)")
     add_precision_argument(parser)
+    add_backend_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[], dest="config_overrides",
                         help="tracker.TrackerConfig settings for our rows, e.g. --set world_gate_metres=0.5 "
@@ -397,7 +406,7 @@ def main(argv=None):
             atomic_write_text(out / "tracks" / row / f"{name}.txt", _mot_text(run["tracks"][row]))
     limit = f", at most {args.max_frames} frames" if args.max_frames else ""
     settings = (f"Detector `{args.detector}`, scenes {', '.join(runs)}, frame step {args.frame_step}{limit}, "
-                f"re-ID `{args.reid}`, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
+                f"re-ID `{args.reid}`{embedder_note(embedder)}, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
                 f"window {args.revisit_window} frames{config_note(args.overrides)}"
                 + (f"; frames changed before tracking: {args.frame_transform.describe()}" if args.frame_transform
                    else "") + ".")

@@ -33,7 +33,7 @@ def positive_int(text):
     return value
 
 
-PRECISIONS = ("float32", "float16", "bfloat16")
+PRECISIONS = ("float32", "float16", "bfloat16", "int8")
 """The embedder's inference precisions (``reid.embedder.PRECISIONS``; here without importing torch)."""
 
 
@@ -41,18 +41,18 @@ def add_precision_argument(parser, nargs=None, note=""):
     """``--precision``: the embedder's inference precision(s), one of :data:`PRECISIONS` each."""
     parser.add_argument("--precision", choices=PRECISIONS, nargs=nargs,
                         help="embedder precision: float32 (default), bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX), "
-                             "float16 (CUDA)" + note)
+                             "float16 (CUDA), int8 (backend onnxruntime: weights quantised to int8)" + note)
 
 
 BACKENDS = ("torch", "onnxruntime")
 """The embedder's inference backends (``reid.embedder.BACKENDS``): ``torch``, or ``onnxruntime`` (the
-model exported to ONNX and run by ONNX Runtime; CPU, float32, optional packages)."""
+model exported to ONNX and run by ONNX Runtime; CPU, float32 or int8, optional packages)."""
 
 
 def add_backend_argument(parser, nargs=None, note=""):
     """``--backend``: the embedder's inference backend(s), one of :data:`BACKENDS` each."""
     parser.add_argument("--backend", choices=BACKENDS, nargs=nargs,
-                        help="embedder backend: torch (default) or onnxruntime (CPU, float32; needs the packages "
+                        help="embedder backend: torch (default) or onnxruntime (CPU, float32 or int8; needs the packages "
                              "onnxruntime and onnx)" + note)
 
 

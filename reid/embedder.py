@@ -28,7 +28,9 @@ Device = Union[str, torch.device, None]
 
 # PRECISIONS, the inference precisions: ``float32``; ``float16`` (CUDA only: the model converted to
 # half); ``bfloat16`` (autocast: matrix products in bfloat16, normalisations and the output in float32;
-# on CUDA, or on a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX).
+# on CUDA, or on a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX); ``int8`` (backend
+# onnxruntime only: the weight matrix products quantised to int8, activations per call; see
+# reid.onnx_runtime.quantize_int8).
 
 
 def _resolve_device(device: Device, backend: str = "torch") -> torch.device:
@@ -51,6 +53,8 @@ def check_precision(precision: str, device: Device = None) -> str:
     device = _resolve_device(device)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "int8" and device.type != "cpu":
+        raise ValueError(f"precision int8 runs on the CPU only (with backend onnxruntime), not on {device}")
     if precision == "float16" and device.type != "cuda":
         raise ValueError("precision float16 runs on CUDA only; use bfloat16 or float32 on the CPU")
     if precision == "bfloat16" and device.type == "cpu" and not cpu_has_native_bfloat16():
@@ -61,17 +65,22 @@ def check_precision(precision: str, device: Device = None) -> str:
 
 def check_backend(backend: str, device: Device = None, precision: str = "float32", compile: bool = False) -> str:
     """``backend`` if it can run on ``device`` at ``precision`` (see :data:`BACKENDS`); else a
-    ValueError saying why. ``onnxruntime`` runs float32 on the CPU, without ``compile``."""
+    ValueError saying why. ``onnxruntime`` runs float32 or int8 on the CPU, without ``compile``;
+    ``torch`` runs every precision but int8."""
     device = _resolve_device(device)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "onnxruntime":
         if device.type != "cpu":
             raise ValueError(f"backend onnxruntime runs on the CPU only (device {device}); use backend torch there")
-        if precision != "float32":
-            raise ValueError(f"backend onnxruntime runs float32 only, not {precision}; use backend torch for {precision}")
+        if precision not in ("float32", "int8"):
+            raise ValueError(f"backend onnxruntime runs float32 or int8 only, not {precision}; "
+                             f"use backend torch for {precision}")
         if compile:
             raise ValueError("backend onnxruntime and compile (torch.compile) exclude each other")
+    elif precision == "int8":
+        raise ValueError("precision int8 runs with backend onnxruntime only (the ONNX graph quantised by ONNX "
+                         "Runtime); add backend='onnxruntime' (CLI: --backend onnxruntime)")
     return backend
 
 
@@ -88,7 +97,8 @@ class Embedder:
     precision : str
         ``float32`` (default), ``float16`` (CUDA only) or ``bfloat16`` (CUDA, or a CPU with native
         bfloat16: 1.5-1.7x the float32 throughput from batch 8 on this project's CPU, features within
-        a cosine of 1e-5 of float32's; see README). See :data:`PRECISIONS`.
+        a cosine of 1e-5 of float32's; see README), or ``int8`` (backend ``onnxruntime`` only: weights
+        quantised to int8; see README for its speed and rank-1). See :data:`PRECISIONS`.
     metadata : dict, optional
         Training metadata of the checkpoint the model came from.
     compile : bool
@@ -96,7 +106,7 @@ class Embedder:
         first calls compile the model (slow); afterwards small batches run faster (see README). Off by default.
     backend : str
         ``torch`` (default) or ``onnxruntime``: the model exported to ONNX at construction and run by
-        ONNX Runtime (CPU, float32; the optional packages ``onnxruntime`` and ``onnx``; the export is
+        ONNX Runtime (CPU, float32 or int8; the optional packages ``onnxruntime`` and ``onnx``; the export is
         checked against the torch model; faster at small batches on this project's CPU, see README).
         See :data:`BACKENDS`.
 
@@ -104,7 +114,8 @@ class Embedder:
     ------
     ValueError
         For an unknown precision or backend, ``float16`` off CUDA, ``bfloat16`` on a CPU without
-        native bfloat16 arithmetic, or ``onnxruntime`` off the CPU, off float32 or with ``compile``.
+        native bfloat16 arithmetic, ``int8`` without ``onnxruntime``, or ``onnxruntime`` off the
+        CPU, at float16 / bfloat16 or with ``compile``.
     ImportError
         For ``onnxruntime`` without its packages.
     """
@@ -118,14 +129,14 @@ class Embedder:
         # the backend first: its refusals (e.g. onnxruntime off float32) hold on any CPU
         self.backend = check_backend(backend, self.device, precision, compile)
         self.precision = check_precision(precision, self.device)
-        dtype = torch.float16 if precision == "float16" else torch.float32
+        dtype = torch.float16 if precision == "float16" else torch.float32  # int8: the ONNX graph's business
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)
         self.metadata = dict(metadata or {})
         self.compiled = bool(compile)
         if self.backend == "onnxruntime":
             from reid.onnx_runtime import OnnxRuntimeModel
-            self._forward = OnnxRuntimeModel(self.model)
+            self._forward = OnnxRuntimeModel(self.model, precision=self.precision)
         else:
             self._forward = torch.compile(self.model, dynamic=True) if compile else self.model
 

@@ -238,3 +238,14 @@ def test_onnxruntime_rows_alternate_with_the_torch_ones():
         assert speed.embedder_mode(row) == "float32 onnxruntime"
     assert any("float32 onnxruntime" in line and "vs float32," in line for line in lines)
     assert embedder.backend == "torch"  # the caller's embedder is left as it was
+
+
+def test_int8_rows_run_on_onnxruntime_only():
+    pytest.importorskip("onnxruntime")
+    embedder = tiny_embedder("early-fusion")
+    rows = speed.bench_embedder(embedder, [2], repeats=2, min_objects=2, echo=lambda line: None,
+                                precisions=["float32", "int8"], backends=["torch", "onnxruntime"])
+    assert [speed.embedder_mode(r) for r in rows] == ["float32", "float32 onnxruntime", "int8 onnxruntime"]
+    assert rows[1]["min_cosine_to_first"] > 0.9999                 # the same float32 model
+    assert 0.99 < rows[2]["min_cosine_to_first"] < 0.999999       # close, but quantised
+    assert positive(rows[2]["ratio_to_first"])

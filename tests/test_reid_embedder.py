@@ -145,8 +145,8 @@ def test_missing_trunk_weights_fail_fast(tmp_path, monkeypatch):
 
 def test_precision_is_checked_against_the_device(concat, monkeypatch):
     import reid.embedder
-    with pytest.raises(ValueError, match="precision must be one of float32, float16, bfloat16; got 'int8'"):
-        Embedder(concat.model, device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="precision must be one of float32, float16, bfloat16, int8; got 'int4'"):
+        Embedder(concat.model, device="cpu", precision="int4")
     with pytest.raises(ValueError, match="float16 runs on CUDA only"):
         Embedder(concat.model, device="cpu", precision="float16")
     monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: False)
@@ -232,17 +232,94 @@ def test_onnxruntime_backend_on_the_shipped_model():
 
 
 def test_backend_is_checked_against_device_precision_and_compile(concat):
-    from reid.embedder import check_backend
+    from reid.embedder import check_backend, check_precision
     assert check_backend("torch", "cpu", "float32") == "torch"
     for kwargs, message in [(dict(backend="tensorrt"), "backend must be one of"),
                             (dict(backend="onnxruntime", device="cuda"), "CPU only"),
-                            (dict(backend="onnxruntime", precision="bfloat16"), "float32 only"),
+                            (dict(backend="onnxruntime", precision="bfloat16"), "float32 or int8 only"),
+                            (dict(backend="torch", precision="int8"), "backend onnxruntime only"),
                             (dict(backend="onnxruntime", compile=True), "exclude each other")]:
         with pytest.raises(ValueError, match=message):
             check_backend(kwargs.get("backend"), kwargs.get("device", "cpu"), kwargs.get("precision", "float32"),
                           kwargs.get("compile", False))
-    with pytest.raises(ValueError, match="float32 only"):
+    with pytest.raises(ValueError, match="float32 or int8 only"):
         Embedder(concat.model, backend="onnxruntime", precision="bfloat16")
+    with pytest.raises(ValueError, match="backend onnxruntime only"):
+        Embedder(concat.model, precision="int8")   # backend torch by default
+    with pytest.raises(ValueError, match="int8 runs on the CPU only"):
+        check_precision("int8", "cuda")
+
+
+def _shipped_crops(scene, embedder, frames=(0, 10, 20)):
+    """The shipped model's crops of every object in some frames of a generated scene."""
+    from reid.data.scannet import ScanNetScene
+    scene = ScanNetScene(next(p for p in (scene / "scans").iterdir()))
+    made = []
+    for index in frames:
+        frame = scene.read_frame(index, depth=False, pose=False, masks=True)
+        ids = [i for i in np.unique(frame.instance) if i != 0 and (frame.instance == i).sum() >= 20]
+        masks = np.stack([frame.instance == i for i in ids])
+        boxes = []
+        for mask in masks:
+            r, c = np.nonzero(mask)
+            boxes.append([c.min(), r.min(), c.max() - c.min() + 1, r.max() - r.min() + 1])
+        made.append(embedder.crops(frame.rgb, np.array(boxes, float), masks))
+    return {k: np.concatenate([m[k] for m in made]) for k in embedder.crop_kinds}
+
+
+def test_int8_backend_on_the_shipped_model_is_quantised_and_close_to_float32(tiny_scene):
+    pytest.importorskip("onnxruntime")
+    reference = Embedder.default(device="cpu")
+    int8 = Embedder.default(backend="onnxruntime", precision="int8")
+    assert int8.precision == "int8" and "int8" in repr(int8) and int8.device.type == "cpu"
+    crops = _shipped_crops(tiny_scene, reference)
+    assert len(crops["foreground"]) >= 10
+    expected, got = reference.embed_crops(crops), int8.embed_crops(crops)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(got * expected, axis=1)
+    assert cosine.min() > 0.999                      # close to float32 on real crops ...
+    assert np.abs(got - expected).max() > 1e-5       # ... but not float32: the products were quantised
+    assert 0 < int8._forward.max_abs_difference <= 0.02
+
+
+def test_int8_graph_quantises_the_weight_products_only():
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from reid.onnx_runtime import export_onnx, quantize_int8
+    torch.manual_seed(0)
+    model = Embedder.from_variant("concat", device="cpu", **TINY).model
+    before = onnx.load_from_string(export_onnx(model))
+    after = onnx.load_from_string(quantize_int8(export_onnx(model)))
+    weights = {init.name for init in before.graph.initializer}
+    weight_products = [n for n in before.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    ops = [n.op_type for n in after.graph.node]
+    assert len(weight_products) >= 4 and ops.count("MatMulInteger") >= len(weight_products)
+    assert "DynamicQuantizeLinear" in ops
+    kept = [n for n in after.graph.node if n.op_type == "MatMul"]   # attention's activation products stay
+    assert kept and all(n.input[1] not in {i.name for i in after.graph.initializer} for n in kept)
+    assert any(i.data_type == onnx.TensorProto.INT8 for i in after.graph.initializer)
+
+
+@pytest.mark.parametrize("variant", ["full", "concat", "concat-full", "early-fusion"])
+def test_int8_backend_runs_every_variant(variant):
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    reference = Embedder.from_variant(variant, device="cpu", **TINY)
+    int8 = Embedder(reference.model, backend="onnxruntime", precision="int8")
+    rgb, boxes, masks = frame(2)
+    expected, got = reference.embed(rgb, boxes, masks), int8.embed(rgb, boxes, masks)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.sum(got * expected, axis=1).min() > 0.99
+
+
+def test_int8_check_refuses_a_graph_too_far_from_float32(concat, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from reid import onnx_runtime
+    monkeypatch.setitem(onnx_runtime.MAX_ABS_DIFFERENCE, "int8", 1e-9)   # no int8 graph is that close
+    with pytest.raises(onnx_runtime.OnnxExportError, match="int8 ONNX graph of the concat model differs"):
+        Embedder(concat.model, backend="onnxruntime", precision="int8")
+
 
 
 def test_onnxruntime_backend_without_its_packages_says_what_to_install(concat, monkeypatch):

@@ -67,6 +67,7 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
     (["scene0000_00", "--root", "ROOT", "--gallery", "no-gallery.npz"], "no-gallery.npz"),
     (["scene0000_00", "--root", "ROOT", "--device", "cpu", "--precision", "float16"], "float16 runs on CUDA only"),
     (["scene0000_00", "--root", "ROOT", "--backend", "onnxruntime", "--device", "cuda"], "onnxruntime runs on the CPU"),
+    (["scene0000_00", "--root", "ROOT", "--precision", "int8"], "int8 runs with backend onnxruntime only"),
 ])
 def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
     args = [str(damaged_scene) if a == "ROOT" else a for a in args]
@@ -88,3 +89,10 @@ def test_onnxruntime_backend_tracks_like_torch(damaged_scene, tiny_checkpoint, t
         assert result.returncode == 0, result.stderr
         outputs.append((out / "scene0000_00.txt").read_text())
     assert outputs[0] == outputs[1] and outputs[0].strip()
+    out = tmp_path / "int8"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(out),
+                        "--reid", str(tiny_checkpoint), "--quiet", "--backend", "onnxruntime", "--precision", "int8")
+    assert result.returncode == 0, result.stderr
+    rows = np.loadtxt(out / "scene0000_00.txt", delimiter=",", ndmin=2)
+    reference = np.loadtxt(tmp_path / "torch" / "scene0000_00.txt", delimiter=",", ndmin=2)
+    assert len(rows) and abs(len(rows) - len(reference)) <= 0.2 * len(reference)   # int8 features track too
