@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import ArgumentParser, add_precision_argument, fail, positive_int, setup_logging
+from .cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from .data.nyu40 import class_name
 from .data.scannet import SceneError
 from .fileio import atomic_write_json
@@ -95,13 +95,14 @@ def colour_histogram_features(crops, bins=(8, 8, 4), exclude_colour=None):
     return features
 
 
-def features_for(spec, folders, frame_step, episode_gap=30, device=None, precision=None):
-    """(features, view set) of a model spec on the scenes; ``colour-histogram`` is the baseline."""
+def features_for(spec, folders, frame_step, episode_gap=30, device=None, precision=None, backend="torch"):
+    """(features, view set) of a model spec on the scenes; ``colour-histogram`` is the baseline.
+    ``device``, ``precision`` and ``backend`` are the embedder's (:class:`reid.embedder.Embedder`)."""
     if spec == "colour-histogram":
         view_set = load_views(folders, 64, ("full",), frame_step=frame_step, episode_gap=episode_gap)
         return colour_histogram_features(view_set.crops["full"]), view_set
     from .embedder import Embedder
-    embedder = Embedder.from_spec(spec, device=device, precision=precision)
+    embedder = Embedder.from_spec(spec, device=device, precision=precision, backend=backend)
     model = embedder.model
     view_set = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
                           margin=embedder.config.crop_margin, frame_step=frame_step, episode_gap=episode_gap)
@@ -127,6 +128,7 @@ def main(argv=None):
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--device")
     add_precision_argument(parser)
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
     setup_logging(quiet=True)
     try:
@@ -136,7 +138,7 @@ def main(argv=None):
         results = []
         for spec in args.model:
             features, view_set = features_for(spec, folders, args.frame_step, args.episode_gap, args.device,
-                                              args.precision)
+                                              args.precision, args.backend or "torch")
             summary = evaluate(features, view_set, folds=args.folds)
             summary["model"] = spec
             results.append(summary)

@@ -26,15 +26,20 @@ import torch
 from reid.model import ReIDModel
 
 __all__ = ["OnnxRuntimeModel", "OnnxExportError", "export_onnx", "quantize_int8", "MAX_ABS_DIFFERENCE",
-           "ONNX_PRECISIONS"]
+           "MIN_INT8_COSINE", "ONNX_PRECISIONS"]
 
 ONNX_PRECISIONS = ("float32", "int8")
 """The precisions this backend runs: the exported float32 graph, or its dynamically quantised int8 copy."""
 
-MAX_ABS_DIFFERENCE = {"float32": 1e-4, "int8": 0.02}
-"""Largest difference from the torch float32 model's output (unit rows, per element) allowed by the
-check at construction, per precision. int8 rounding moved the shipped model's rows by at most 0.0036 on
-that random batch and 0.0063 over 430 views of a benchmark room (cosine to float32 >= 0.9997)."""
+MAX_ABS_DIFFERENCE = 1e-4
+"""Largest difference from the torch model's output (unit rows, per element) allowed by the check
+at construction of a float32 session."""
+
+MIN_INT8_COSINE = 0.98
+"""Smallest cosine between an int8 session's rows and the torch float32 model's allowed by the check
+at construction. Quantisation moves rows by an amount that depends on the model's weights (the
+shipped model: cosine >= 0.9997 on 430 views of a benchmark room; tiny random test models: >= 0.995
+on random crops), so the check asks for close rows, not equal ones; a broken graph scores far lower."""
 
 _MISSING = ("the onnxruntime backend needs the packages onnxruntime and onnx, which are not installed: "
             "pip install 'where-did-i-see-it[onnx]' (or pip install onnxruntime onnx)")
@@ -143,8 +148,9 @@ class OnnxRuntimeModel:
     ImportError
         When ``onnxruntime`` or ``onnx`` is not installed.
     OnnxExportError
-        When the session's output differs from the torch float32 model's by more than
-        :data:`MAX_ABS_DIFFERENCE` (for its precision) on a random batch.
+        When, on a random batch, a float32 session's output differs from the torch model's by more
+        than :data:`MAX_ABS_DIFFERENCE`, or an int8 session's rows have a cosine below
+        :data:`MIN_INT8_COSINE` to the torch float32 model's.
     """
 
     def __init__(self, model: ReIDModel, threads: Optional[int] = None, precision: str = "float32"):
@@ -176,10 +182,15 @@ class OnnxRuntimeModel:
         crops = {k: rng.integers(0, 256, (3, size, size, 3), dtype=np.uint8) for k in self.crop_kinds}
         with torch.inference_mode():
             expected = _FromCrops(model)(*(torch.from_numpy(crops[k]) for k in self.crop_kinds)).numpy()
-        difference = float(np.max(np.abs(self(crops) - expected)))
-        bound = MAX_ABS_DIFFERENCE[self.precision]
-        if not difference <= bound:
-            what = "ONNX export" if self.precision == "float32" else f"{self.precision} ONNX graph"
-            raise OnnxExportError(f"the {what} of the {model.config.variant} model differs from the torch model by "
-                                  f"{difference:.3g} (> {bound:g}) on a random batch; use backend='torch'")
+        got = self(crops)
+        difference = float(np.max(np.abs(got - expected)))
+        self.min_cosine = float(np.min(np.sum(got * expected, axis=1)))
+        variant = model.config.variant
+        if self.precision == "float32" and not difference <= MAX_ABS_DIFFERENCE:
+            raise OnnxExportError(f"the ONNX export of the {variant} model differs from the torch model by "
+                                  f"{difference:.3g} (> {MAX_ABS_DIFFERENCE:g}) on a random batch; use backend='torch'")
+        if self.precision == "int8" and not self.min_cosine >= MIN_INT8_COSINE:
+            raise OnnxExportError(f"the int8 ONNX graph of the {variant} model is too far from the torch float32 "
+                                  f"model on a random batch (cosine {self.min_cosine:.4f} < {MIN_INT8_COSINE:g}); "
+                                  f"use precision float32")
         return difference

@@ -17,8 +17,10 @@ def tiny_scene(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """An untrained tiny early-fusion checkpoint: enough to exercise the pipelines quickly."""
+    import torch
     from reid.checkpoint import save_checkpoint
     from reid.model import ReIDConfig, create_model
+    torch.manual_seed(0)   # the same untrained weights in every session
     config = ReIDConfig(variant="early-fusion", img_size=32, embed_dim=16,
                         trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
     path = tmp_path_factory.mktemp("model") / "tiny.pt"

@@ -43,6 +43,7 @@ def tiny_concat(tmp_path_factory):
     config = ReIDConfig(variant="concat", img_size=32, embed_dim=16,
                         trunk_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2})
     path = tmp_path_factory.mktemp("bench-model") / "concat.pt"
+    __import__("torch").manual_seed(0)   # the same untrained weights in every session
     save_checkpoint(path, create_model(config), config, metadata={"epoch": 1})
     return path
 
@@ -260,3 +261,20 @@ def test_a_precision_the_device_cannot_run_is_refused_before_any_view_is_loaded(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "float16 runs on CUDA only" in lines[-1], lines
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_int8_rows_run_through_onnxruntime_and_say_so(scene_root, tiny_concat, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    folders = bench.scene_folders([str(scene_root)])
+    common = dict(folds=2, frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
+    rows = [bench.run_benchmark(folders, ["concat"], {"concat": str(tiny_concat)}, precision=p, backend=b, **common)[0]
+            for p, b in [("float32", "torch"), ("int8", "onnxruntime")]]
+    assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["queries"] == rows[1]["queries"]
+    assert "int8 (onnxruntime)" in rows[1]["notes"][0] and "float32" in rows[0]["notes"][0]
+    monkeypatch.setattr(bench, "ViewCache", None)  # loading views would fail loudly
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--data", str(scene_root), "--methods", "default", "--precision", "int8",
+                    "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "backend onnxruntime only" in lines[-1], lines

@@ -266,3 +266,15 @@ def test_cli_photometric_is_recorded_and_checked(bench_data, tmp_path, run_modul
                         str(tmp_path / "bad"), "--reid", str(checkpoint), "--trackers", "ours", "--quiet",
                         "--photometric", "-1")
     assert result.returncode == 2 and "--photometric" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_int8_embedder_is_recorded(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    pytest.importorskip("onnxruntime")
+    root, checkpoint = bench_data
+    result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "--detector", "gt",
+                        "--out", str(tmp_path), "--reid", str(checkpoint), "--trackers", "ours", "--max-frames", "10",
+                        "--fps-frames", "0", "--quiet", "--backend", "onnxruntime", "--precision", "int8")
+    assert result.returncode == 0, result.stderr
+    assert "(int8, onnxruntime)" in (tmp_path / "results.md").read_text()
+    check_contract(tmp_path, ["ours"], 10)

@@ -1,4 +1,5 @@
 """Training (a tiny run learns, resumes after a kill, runs under DDP) and evaluation."""
+import json
 import os
 import signal
 import subprocess
@@ -215,3 +216,15 @@ def test_resume_at_the_stop_epoch_trains_nothing_more(tiny_scene, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "nothing to train" in again.stdout
     assert out.read_bytes() == before and load_checkpoint(out).metadata["epoch"] == 1
+
+
+def test_evaluate_cli_runs_a_model_in_int8_with_onnxruntime(tiny_scene, tiny_checkpoint, tmp_path, run_module):
+    pytest.importorskip("onnxruntime")
+    common = ["--data", str(tiny_scene), "--model", str(tiny_checkpoint), "--frame-step", "1", "--episode-gap", "5"]
+    result = run_module("reid.evaluate", *common, "--backend", "onnxruntime", "--precision", "int8",
+                        "--out", str(tmp_path / "int8.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "int8.json").read_text())[0]["queries"] > 0
+    result = run_module("reid.evaluate", *common, "--precision", "int8")   # torch cannot run int8
+    assert result.returncode == 2 and "backend onnxruntime only" in result.stderr
+    assert "Traceback" not in result.stderr
