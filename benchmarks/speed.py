@@ -755,7 +755,7 @@ def main(argv=None):
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
                                       "max_frames", "no_positions", "nn_budget", "baseline", "precision",
-                                      "train_batch", "train_steps", "compile")}}
+                                      "train_batch", "train_steps", "compile", "backend")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
     try:
         if "tracker" in args.skip:

@@ -249,3 +249,16 @@ def test_int8_rows_run_on_onnxruntime_only():
     assert rows[1]["min_cosine_to_first"] > 0.9999                 # the same float32 model
     assert 0.99 < rows[2]["min_cosine_to_first"] < 0.999999       # close, but quantised
     assert positive(rows[2]["ratio_to_first"])
+
+
+def test_cli_records_the_backend_and_times_int8(tiny_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "out"
+    result = run("--out", str(out), "--quick", "--skip", "tracker", "training", "end-to-end", "--model",
+                 str(tiny_checkpoint), "--batch-sizes", "2", "--min-objects", "2", "--repeats", "1",
+                 "--backend", "onnxruntime", "--precision", "int8")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "speed.json").read_text())
+    assert report["settings"]["backend"] == ["onnxruntime"] and report["settings"]["precision"] == ["int8"]
+    assert [speed.embedder_mode(r) for r in report["embedder"]["rows"]] == ["int8 onnxruntime"]
+    assert positive(report["embedder"]["rows"][0]["objects_per_s"])
