@@ -499,11 +499,8 @@ def main(argv=None):
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         backend = args.backend or "torch"
         if args.precision or args.backend:  # before any view is loaded
-            from reid.embedder import check_backend, check_precision
-            embedder_device = "cpu" if backend == "onnxruntime" and not args.device else device
-            check_backend(backend, embedder_device, args.precision or "float32")
-            if args.precision:
-                check_precision(args.precision, embedder_device)
+            from reid.embedder import check_inference_settings
+            check_inference_settings(args.device, args.precision or "float32", backend)
         machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argument, add_precision_argument, fail,
+                      positive_int, setup_logging)
 from reid.data.scannet import SceneError
 from reid.fileio import atomic_write_json
 
@@ -372,11 +373,11 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     modes = []
     for backend in backends:
         if backend == "onnxruntime":
-            modes += [(p, False, backend) for p in [p for p in precisions if p in ("float32", "int8")] or ["float32"]]
+            runnable = [p for p in precisions if p in ONNX_RUNTIME_PRECISIONS] or ["float32"]
+            modes += [(p, False, backend) for p in runnable]
         else:
-            torch_precisions = [p for p in precisions if p != "int8"]
-            modes += [(p, False, backend) for p in torch_precisions] + ([(p, True, backend) for p in torch_precisions]
-                                                                         if compiled else [])
+            runnable = [p for p in precisions if p != "int8"]   # int8 runs on ONNX Runtime only
+            modes += [(p, c, backend) for c in ([False, True] if compiled else [False]) for p in runnable]
     embedders = [with_precision(embedder, p, compile=c, backend=b) for p, c, b in modes]
     rng = np.random.default_rng(0)
     rows = []

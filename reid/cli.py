@@ -48,6 +48,10 @@ BACKENDS = ("torch", "onnxruntime")
 """The embedder's inference backends (``reid.embedder.BACKENDS``): ``torch``, or ``onnxruntime`` (the
 model exported to ONNX and run by ONNX Runtime; CPU, float32 or int8, optional packages)."""
 
+ONNX_RUNTIME_PRECISIONS = ("float32", "int8")
+"""The precisions backend ``onnxruntime`` runs: the exported float32 graph, or its dynamically quantised
+int8 copy (``reid.onnx_runtime.quantize_int8``); torch runs the others of :data:`PRECISIONS`."""
+
 
 def add_backend_argument(parser, nargs=None, note=""):
     """``--backend``: the embedder's inference backend(s), one of :data:`BACKENDS` each."""

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from_checkpoint
-from reid.cli import BACKENDS, PRECISIONS
+from reid.cli import BACKENDS, ONNX_RUNTIME_PRECISIONS, PRECISIONS
 from reid.model import ReIDModel, create_model
 
 __all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "BACKENDS", "check_precision", "check_backend",
-           "cpu_has_native_bfloat16"]
+           "check_inference_settings", "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
@@ -73,7 +73,7 @@ def check_backend(backend: str, device: Device = None, precision: str = "float32
     if backend == "onnxruntime":
         if device.type != "cpu":
             raise ValueError(f"backend onnxruntime runs on the CPU only (device {device}); use backend torch there")
-        if precision not in ("float32", "int8"):
+        if precision not in ONNX_RUNTIME_PRECISIONS:
             raise ValueError(f"backend onnxruntime runs float32 or int8 only, not {precision}; "
                              f"use backend torch for {precision}")
         if compile:
@@ -82,6 +82,17 @@ def check_backend(backend: str, device: Device = None, precision: str = "float32
         raise ValueError("precision int8 runs with backend onnxruntime only (the ONNX graph quantised by ONNX "
                          "Runtime); add backend='onnxruntime' (CLI: --backend onnxruntime)")
     return backend
+
+
+def check_inference_settings(device: Device = None, precision: str = "float32", backend: str = "torch",
+                             compile: bool = False) -> torch.device:
+    """The device an :class:`Embedder` with these settings runs on (``device`` None: CUDA when
+    available for torch, the CPU for onnxruntime); a ValueError saying why when it cannot. The
+    backend is checked first: its refusals (e.g. onnxruntime off float32 and int8) hold on any CPU."""
+    device = _resolve_device(device, backend)
+    check_backend(backend, device, precision, compile)
+    check_precision(precision, device)
+    return device
 
 
 class Embedder:
@@ -125,10 +136,8 @@ class Embedder:
                  backend: str = "torch"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = _resolve_device(device, backend)
-        # the backend first: its refusals (e.g. onnxruntime off float32) hold on any CPU
-        self.backend = check_backend(backend, self.device, precision, compile)
-        self.precision = check_precision(precision, self.device)
+        self.device = check_inference_settings(device, precision, backend, compile)
+        self.backend, self.precision = backend, precision
         dtype = torch.float16 if precision == "float16" else torch.float32  # int8: the ONNX graph's business
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)

@@ -250,21 +250,12 @@ def test_backend_is_checked_against_device_precision_and_compile(concat):
         check_precision("int8", "cuda")
 
 
-def _shipped_crops(scene, embedder, frames=(0, 10, 20)):
-    """The shipped model's crops of every object in some frames of a generated scene."""
-    from reid.data.scannet import ScanNetScene
-    scene = ScanNetScene(next(p for p in (scene / "scans").iterdir()))
-    made = []
-    for index in frames:
-        frame = scene.read_frame(index, depth=False, pose=False, masks=True)
-        ids = [i for i in np.unique(frame.instance) if i != 0 and (frame.instance == i).sum() >= 20]
-        masks = np.stack([frame.instance == i for i in ids])
-        boxes = []
-        for mask in masks:
-            r, c = np.nonzero(mask)
-            boxes.append([c.min(), r.min(), c.max() - c.min() + 1, r.max() - r.min() + 1])
-        made.append(embedder.crops(frame.rgb, np.array(boxes, float), masks))
-    return {k: np.concatenate([m[k] for m in made]) for k in embedder.crop_kinds}
+def _scene_crops(root, embedder):
+    """The crops the embedder reads of every object view of the generated scenes under ``root``."""
+    from reid.views import load_views, scene_folders
+    model = embedder.model
+    return load_views(scene_folders([root]), model.img_size, model.crop_kinds, fill=model.crop_fill,
+                      margin=embedder.config.crop_margin, frame_step=5, min_side=6).crops
 
 
 def test_int8_backend_on_the_shipped_model_is_quantised_and_close_to_float32(tiny_scene):
@@ -272,7 +263,7 @@ def test_int8_backend_on_the_shipped_model_is_quantised_and_close_to_float32(tin
     reference = Embedder.default(device="cpu")
     int8 = Embedder.default(backend="onnxruntime", precision="int8")
     assert int8.precision == "int8" and "int8" in repr(int8) and int8.device.type == "cpu"
-    crops = _shipped_crops(tiny_scene, reference)
+    crops = _scene_crops(tiny_scene, reference)
     assert len(crops["foreground"]) >= 10
     expected, got = reference.embed_crops(crops), int8.embed_crops(crops)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
