@@ -11,9 +11,11 @@ MODEL = '--img-size 32 --embed-dim 16 --trunk-kwargs {"depth":1,"embed_dim":32,"
 BATCH = "--instances-per-batch 6 --views-per-instance 3 --device cpu"
 
 
-def run_recipe(scene_root, out, python):
+def run_recipe(scene_root, out, python, **settings):
     env = dict(os.environ, TRAIN=str(scene_root), VAL=str(scene_root), FRAME_STEP="2", PYTHON=python,
                MODEL_ARGS=MODEL, EXTRA_ARGS=BATCH)
+    env.pop("STAGE2_MINING", None)
+    env.update(settings)
     return subprocess.run(["bash", str(SCRIPT), "concat", "3", str(out)], env=env, capture_output=True,
                           text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
 
@@ -32,6 +34,7 @@ def test_two_stages_with_the_recipe_settings_then_nothing_to_redo(tiny_scene, tm
     stage2 = load_checkpoint(out / "concat-s3-stage2.pt")
     assert stage2.config.variant == "concat" and stage2.config.img_size == 32
     assert stage2.metadata["epoch"] == 5 and stage2.metadata["photometric_augment"] == 0.5
+    assert stage2.metadata["mining"] == "batch-hard"
     assert stage2.metadata["lr"] == 5e-5 and stage2.metadata["init_from"]["path"].endswith("concat-s3-stage1-half.pt")
     half = load_checkpoint(out / "concat-s3-stage2-half.pt")
     assert half.optimizer_state is None
@@ -44,3 +47,16 @@ def test_two_stages_with_the_recipe_settings_then_nothing_to_redo(tiny_scene, tm
     fake.chmod(0o755)
     again = run_recipe(tiny_scene, out, str(fake))
     assert again.returncode == 0, again.stderr
+
+
+def test_stage2_mining_is_chosen_by_stage2_mining(tiny_scene, tmp_path):
+    """STAGE2_MINING=batch-all (the fine-tune under which the late fusions do not collapse) changes
+    stage 2 only: stage 1 keeps batch-all then batch-hard."""
+    import sys
+    out = tmp_path / "long"
+    result = run_recipe(tiny_scene, out, sys.executable, STAGE2_MINING="batch-all")
+    assert result.returncode == 0, result.stderr + (out / "concat-s3.log").read_text()
+    assert load_checkpoint(out / "concat-s3-phase1.pt").metadata["mining"] == "batch-all"
+    assert load_checkpoint(out / "concat-s3-stage1.pt").metadata["mining"] == "batch-hard"
+    stage2 = load_checkpoint(out / "concat-s3-stage2.pt").metadata
+    assert stage2["mining"] == "batch-all" and stage2["photometric_augment"] == 0.5 and stage2["epoch"] == 5
