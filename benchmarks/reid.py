@@ -496,11 +496,9 @@ def main(argv=None):
         if not folders:
             raise SceneError(f"no scenes under {' '.join(args.data)}"
                              + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         backend = args.backend or "torch"
-        if args.precision or args.backend:  # before any view is loaded
-            from reid.embedder import check_inference_settings
-            check_inference_settings(args.device, args.precision or "float32", backend)
+        from reid.embedder import check_inference_settings  # before any view is loaded
+        device = check_inference_settings(args.device, args.precision or "float32", backend)
         machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
                    f"{torch.get_num_threads()} threads, device {device}")
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,

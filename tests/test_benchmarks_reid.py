@@ -278,3 +278,15 @@ def test_int8_rows_run_through_onnxruntime_and_say_so(scene_root, tiny_concat, t
     assert exit_.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "backend onnxruntime only" in lines[-1], lines
+
+
+def test_machine_line_names_the_device_the_backend_runs_on(scene_root, tiny_concat, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # onnxruntime still runs on the CPU
+    bench.main(["--data", str(scene_root), "--methods", "concat", "--checkpoint", f"concat={tiny_concat}",
+                "--backend", "onnxruntime", "--out", str(tmp_path / "out"), *VIEWS])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("re-ID benchmark on 1 scene(s)") and first.endswith("device cpu)"), first
+    assert "device cpu" in (tmp_path / "out" / "results.md").read_text()
+    assert "device cuda" not in (tmp_path / "out" / "results.md").read_text()
