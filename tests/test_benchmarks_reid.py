@@ -288,5 +288,6 @@ def test_machine_line_names_the_device_the_backend_runs_on(scene_root, tiny_conc
                 "--backend", "onnxruntime", "--out", str(tmp_path / "out"), *VIEWS])
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("re-ID benchmark on 1 scene(s)") and first.endswith("device cpu)"), first
-    assert "device cpu" in (tmp_path / "out" / "results.md").read_text()
-    assert "device cuda" not in (tmp_path / "out" / "results.md").read_text()
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "device cpu" in report
+    assert "device cuda" not in report
