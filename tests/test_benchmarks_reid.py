@@ -291,3 +291,27 @@ def test_machine_line_names_the_device_the_backend_runs_on(scene_root, tiny_conc
     report = (tmp_path / "out" / "results.md").read_text()
     assert "device cpu" in report
     assert "device cuda" not in report
+
+
+def test_room_sets_are_scored_apart_and_side_by_side(scene_root, tmp_path):
+    styled = tmp_path / "styled"
+    generate_scene(styled, index=0, seed=123, frames=40, size=(96, 72), split="val")
+    both = run("--data", f"in-style={scene_root}", f"unseen-style={styled}", "--out", str(tmp_path / "both"),
+               "--methods", "colour-histogram", *VIEWS)
+    assert both.returncode == 0, both.stderr
+    alone = run("--data", str(styled), "--out", str(tmp_path / "alone"), "--methods", "colour-histogram", *VIEWS)
+    assert alone.returncode == 0, alone.stderr
+    rows = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert [(r["method"], r["rooms"]) for r in rows] == [("colour-histogram", "in-style"),
+                                                          ("colour-histogram", "unseen-style")]
+    single = json.loads((tmp_path / "alone" / "results.json").read_text())[0]
+    assert single["rooms"] is None
+    # each set is scored on its own views: the unseen-style row is the styled room's figure alone
+    assert rows[1]["rank1"] == pytest.approx(single["rank1"]) and rows[1]["queries"] == single["queries"]
+    assert rows[0]["queries"] != rows[1]["queries"]
+    markdown = (tmp_path / "both" / "results.md").read_text()
+    assert "## Room sets side by side" in markdown and "## Rooms `unseen-style`" in markdown
+    change = rows[1]["rank1_twins"] - rows[0]["rank1_twins"]
+    assert f"| colour-histogram | {rows[0]['rank1']:.3f}" in markdown and f"{change:+.3f} |" in markdown
+    bad = run("--data", "=nowhere", "--out", str(tmp_path / "bad"), "--methods", "colour-histogram")
+    assert bad.returncode == 2 and "expected ROOT or LABEL=ROOT" in bad.stderr

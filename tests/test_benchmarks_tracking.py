@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.tracking_metrics import gt_boxes, match_frame, revisit_accuracy
+from reid.data.generate import generate_scene
 from reid.data.visibility import Revisit
 
 BOX = (10.0, 10.0, 20.0, 20.0)
@@ -278,3 +279,28 @@ def test_cli_int8_embedder_is_recorded(bench_data, tmp_path, run_module):
     assert result.returncode == 0, result.stderr
     assert "(int8, onnxruntime)" in (tmp_path / "results.md").read_text()
     check_contract(tmp_path, ["ours"], 10)
+
+
+def test_cli_room_sets_run_apart_and_side_by_side(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    root, checkpoint = bench_data
+    styled = tmp_path / "styled"
+    generate_scene(styled, index=0, seed=11, frames=20, size=(96, 72), split="test")
+    out = tmp_path / "out"
+    result = run_module("benchmarks.tracking", "--data", f"in-style={root}", f"unseen-style={styled}",
+                        "--detector", "gt", "--out", str(out), "--reid", str(checkpoint), "--trackers", "ours",
+                        "--min-gap", "10", "--max-frames", "12", "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert [(r["tracker"], r["scene"], r["rooms"]) for r in rows] == [("ours", "scene0000_00", "in-style"),
+                                                                      ("ours", "scene0000_00", "unseen-style")]
+    for label in ("in-style", "unseen-style"):   # the two scene0000_00 keep their own tracks and ground truth
+        assert (out / label / "tracks" / "ours" / "scene0000_00.txt").stat().st_size > 0
+        assert (out / label / "gt" / "scene0000_00.txt").stat().st_size > 0
+    assert (out / "in-style" / "gt" / "scene0000_00.txt").read_text() != \
+        (out / "unseen-style" / "gt" / "scene0000_00.txt").read_text()
+    markdown = (out / "results.md").read_text()
+    assert "## Room sets side by side" in markdown and "## Rooms `unseen-style`" in markdown
+    assert f"| ours | {rows[0]['IDF1']:.3f} |" in markdown
+    both = run_module("benchmarks.tracking", "--data", f"a={root}", f"a={styled}", "--out", str(tmp_path / "x"))
+    assert both.returncode == 2 and "give each root its own LABEL=ROOT" in both.stderr

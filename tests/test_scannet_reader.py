@@ -171,3 +171,11 @@ def test_label_map_turns_scannet_ids_into_nyu40(scene_root, tmp_path):
     remapped = {5: 9, 14: 9}  # two ScanNet ids onto one class; 40 is not in the map -> 0
     frame = ScanNetScene.open("scene0042_00", scene_root, label_map=remapped).read_frame(0)
     assert set(np.unique(frame.label)) == {0, 9}
+
+
+def test_saturated_depth_reads_as_no_measurement(tmp_path):
+    import cv2
+    from reid.data.scannet import read_depth
+    raw = np.array([[0, 1500], [65535, 4000]], dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "0.png"), raw)
+    assert read_depth(tmp_path / "0.png").tolist() == [[0.0, 1.5], [0.0, 4.0]]

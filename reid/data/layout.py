@@ -144,12 +144,24 @@ class _Placer:
         return None
 
 
-def _structure(rng, width, depth, height):
-    """Wall, floor and ceiling models with their poses; walls carry their skirting."""
+def _tiled(image, size):
+    """``image`` repeated to cover ``size`` (W, H) pixels."""
+    h, w = image.shape[:2]
+    reps = (-(-size[1] // h), -(-size[0] // w), 1)
+    return np.ascontiguousarray(np.tile(image, reps)[:size[1], :size[0]])
+
+
+def _structure(rng, width, depth, height, materials=None):
+    """Wall, floor and ceiling models with their poses; walls carry their skirting.
+
+    ``materials`` (a :class:`reid.data.materials.Materials`) gives walls, floor and ceiling their
+    looks; None keeps the generator's version-2 procedural finishes (and its random draws).
+    """
     paint = textures.random_colour(rng, saturation=(0.0, 0.35), value=(0.6, 0.95))
     accent = textures.random_colour(rng, saturation=(0.1, 0.6), value=(0.4, 0.9))
     skirting = textures.random_colour(rng, saturation=(0.0, 0.3), value=(0.2, 1.0))
     walls, models = [], []
+    room_finish = None
     corners = [(-width / 2, -depth / 2), (width / 2, -depth / 2), (width / 2, depth / 2), (-width / 2, depth / 2)]
     for k in range(4):
         start, end = np.array(corners[k]), np.array(corners[(k + 1) % 4])
@@ -158,19 +170,30 @@ def _structure(rng, width, depth, height):
         length = float(np.linalg.norm(end - start))
         walls.append(_Wall(start, direction, normal, length))
         colour = accent if rng.random() < 0.3 else paint
-        texture = textures.wallpaper(rng, colour, (int(48 * length), int(48 * height)))
+        if materials is None:
+            texture = textures.wallpaper(rng, colour, (int(48 * length), int(48 * height)))
+        else:  # the room's finish (an accent wall now and then), repeated every ~1.3 m
+            if room_finish is None:
+                room_finish = materials.texture(rng, "wall", (64, 64))
+            finish = materials.texture(rng, "wall", (64, 64)) if colour is accent else room_finish
+            texture = _tiled(finish, (int(48 * length), int(48 * height)))
         total = length + 2 * WALL_THICKNESS
         parts = [box((total, WALL_THICKNESS, height), (0, -WALL_THICKNESS / 2, height / 2), texture=texture),
                  box((length, 0.015, SKIRTING_HEIGHT), (0, 0.0075, SKIRTING_HEIGHT / 2), skirting)]
         models.append((ObjectModel(f"wall_{k}", NYU40_IDS["wall"], parts, (total, WALL_THICKNESS, height)),
                        (*(start + end) / 2, 0.0), walls[-1].yaw))
     floor_colour = textures.random_colour(rng, hue=(0.03, 0.14), saturation=(0.2, 0.7), value=(0.3, 0.8))
-    floor_texture = (textures.wood(rng, floor_colour, (256, 256), planks=int(rng.integers(8, 16)))
-                     if rng.random() < 0.6 else textures.tiles(rng, floor_colour, (256, 256), int(rng.integers(6, 12))))
+    if materials is None:
+        floor_texture = (textures.wood(rng, floor_colour, (256, 256), planks=int(rng.integers(8, 16)))
+                         if rng.random() < 0.6 else textures.tiles(rng, floor_colour, (256, 256), int(rng.integers(6, 12))))
+    else:  # the floor finish repeated every ~2 m
+        floor_texture = _tiled(materials.texture(rng, "floor", (128, 128)),
+                               (int(64 * width), int(64 * depth)))
     models.append((ObjectModel("floor", NYU40_IDS["floor"],
                                [box((width, depth, 0.05), (0, 0, -0.025), texture=floor_texture)], (width, depth, 0.05)),
                    (0.0, 0.0, 0.0), 0.0))
-    ceiling = textures.plain(rng, textures.random_colour(rng, saturation=(0, 0.1), value=(0.85, 1.0)), (32, 32))
+    ceiling = (textures.plain(rng, textures.random_colour(rng, saturation=(0, 0.1), value=(0.85, 1.0)), (32, 32))
+               if materials is None else materials.texture(rng, "ceiling", (64, 64)))
     models.append((ObjectModel("ceiling", NYU40_IDS["ceiling"],
                                [box((width, depth, 0.05), (0, 0, 0.025), texture=ceiling)], (width, depth, 0.05)),
                    (0.0, 0.0, height), 0.0))
@@ -182,8 +205,29 @@ def _place_on_wall(placer, wall, model, s, height=0.0, offset=0.0, solid=True):
     return placer.add(model, (x, y, height), wall.yaw, solid=solid)
 
 
-def sample_room(rng):
+# The version-2 builders, by the kind names of reid.data.furniture_variants.
+_VERSION2_BUILDERS = {
+    "chair": furniture.chair, "table": furniture.table, "desk": furniture.desk, "bookshelf": furniture.bookshelf,
+    "cabinet": furniture.cabinet, "sofa": furniture.sofa, "floor_lamp": lambda r, n: furniture.lamp(r, n, floor=True),
+    "desk_lamp": lambda r, n: furniture.lamp(r, n, floor=False), "plant": furniture.plant,
+    "small_plant": furniture.plant, "box": furniture.cardboard_box, "small_box": furniture.cardboard_box,
+    "monitor": furniture.monitor, "mug": furniture.mug, "pillow": furniture.pillow,
+}
+
+
+def _version2_model(rng, kind, name):
+    return _VERSION2_BUILDERS[kind](rng, name)
+
+
+def sample_room(rng, style=None):
     """A random furnished room.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    style : reid.data.styles.RoomStyle, optional
+        Where the room's object models and surface looks come from (one split's half of each
+        family). None draws the generator's version-2 room, draw for draw.
 
     Returns
     -------
@@ -194,7 +238,8 @@ def sample_room(rng):
     width, depth, height = rng.uniform(6.0, 8.5), rng.uniform(5.5, 7.5), rng.uniform(2.6, 3.0)
     camera_zone = (rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), 1.1)
     placer = _Placer(rng, width, depth, camera_zone)
-    walls, structure = _structure(rng, width, depth, height)
+    make = _version2_model if style is None else style.build_model
+    walls, structure = _structure(rng, width, depth, height, None if style is None else style.materials)
     for model, position, yaw in structure:
         placer.add(model, position, yaw, solid=False)
 
@@ -220,10 +265,10 @@ def sample_room(rng):
             _place_on_wall(placer, wall, model, s, height=rng.uniform(1.1, 1.9 - model.size[2] / 2), solid=False)
 
     # The twin chairs: a dining group, desks, and against the walls.
-    twin_chair = furniture.chair(rng, "chair_twin")
+    twin_chair = make(rng, "chair", "chair_twin")
     chairs_wanted = int(rng.integers(4, 9))
     chairs = 0
-    dining = furniture.table(rng, "table")
+    dining = make(rng, "table", "table")
     for _ in range(200):
         yaw = rng.choice([0.0, np.pi / 2])
         centre = (rng.uniform(-width / 2, width / 2), rng.uniform(-depth / 2, depth / 2))
@@ -246,13 +291,10 @@ def sample_room(rng):
 
     wall_items = ["desk", "desk", "bookshelf", "cabinet", "sofa", "floor_lamp", "plant", "box", "cabinet", "bookshelf"]
     rng.shuffle(wall_items)
-    builders = {"desk": furniture.desk, "bookshelf": furniture.bookshelf, "cabinet": furniture.cabinet,
-                "sofa": furniture.sofa, "floor_lamp": lambda r, n: furniture.lamp(r, n, floor=True),
-                "plant": furniture.plant, "box": furniture.cardboard_box}
-    other_chair = furniture.chair(rng, "chair_other")
+    other_chair = make(rng, "chair", "chair_other")
     desks, sofas = [], []
     for k, kind in enumerate(wall_items):
-        model = builders[kind](rng, f"{kind}_{k}")
+        model = make(rng, kind, f"{kind}_{k}")
         for _ in range(6):
             wall = walls[rng.integers(4)]
             s = wall.take(rng, model.size[0], [wall.floor_spans] + ([wall.high_spans] if model.size[2] > 0.8 else []))
@@ -302,7 +344,7 @@ def sample_room(rng):
             wall.floor_spans.pop()
 
     # Small objects: monitors on desks, books on shelves, pillows on sofas, twin mugs everywhere.
-    twin_monitor = furniture.monitor(rng, "monitor_twin")
+    twin_monitor = make(rng, "monitor", "monitor_twin")
     for instance, _, _ in desks:
         for _ in range(1 if instance.model.size[0] < 1.35 else 2):
             placer.on_surface(twin_monitor, kinds={NYU40_IDS["desk"]}, facing_front=True)
@@ -314,15 +356,15 @@ def sample_room(rng):
             x = rng.uniform(surface.x0 + row.size[0] / 2, surface.x1 - row.size[0] / 2)
             taken.append((x - row.size[0] / 2, surface.y0, x + row.size[0] / 2, surface.y1))
             placer.add(row, instance.to_world((x, 0.0, surface.z)), instance.yaw, solid=False)
-    twin_pillow = furniture.pillow(rng, "pillow_twin")
+    twin_pillow = make(rng, "pillow", "pillow_twin")
     for instance in sofas:
         for _ in range(int(rng.integers(2, 4))):
             placer.on_surface(twin_pillow, kinds={NYU40_IDS["sofa"]})
-    twin_mug = furniture.mug(rng, "mug_twin")
+    twin_mug = make(rng, "mug", "mug_twin")
     for _ in range(int(rng.integers(3, 6))):
         placer.on_surface(twin_mug)
-    extras = [furniture.lamp(rng, "desk_lamp", floor=False), furniture.plant(rng, "small_plant"),
-              furniture.cardboard_box(rng, "small_box"), furniture.mug(rng, "mug_other")]
+    extras = [make(rng, "desk_lamp", "desk_lamp"), make(rng, "small_plant", "small_plant"),
+              make(rng, "small_box", "small_box"), make(rng, "mug", "mug_other")]
     for model in extras:
         if rng.random() < 0.7:
             placer.on_surface(model)

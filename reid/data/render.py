@@ -95,7 +95,7 @@ class SceneRenderer:
                                            physicsClientId=self.client)
         return body
 
-    def render(self, pose, intrinsic, size):
+    def render(self, pose, intrinsic, size, lighting=None):
         """Render one view.
 
         Parameters
@@ -106,6 +106,9 @@ class SceneRenderer:
             Pixel intrinsics (pixel centres at integer coordinates).
         size : (int, int)
             (W, H) in pixels.
+        lighting : dict, optional
+            ``getCameraImage`` light arguments (``lightDirection``, ``lightColor``,
+            ``lightAmbientCoeff``, ...) replacing this renderer's fixed light.
 
         Returns
         -------
@@ -116,12 +119,13 @@ class SceneRenderer:
             Instance id per pixel, 0 where nothing was hit.
         """
         width, height = size
+        light = dict(lightDirection=self.light_direction, lightColor=[1, 1, 1], lightAmbientCoeff=0.55,
+                     lightDiffuseCoeff=0.5, lightSpecularCoeff=0.05, shadow=0)
+        light.update(lighting or {})
         _, _, rgba, zbuffer, segmentation = pybullet.getCameraImage(
             width, height, viewMatrix=opengl_view_matrix(pose),
             projectionMatrix=opengl_projection_matrix(intrinsic, width, height, self.near, self.far),
-            lightDirection=self.light_direction, lightColor=[1, 1, 1], lightAmbientCoeff=0.55,
-            lightDiffuseCoeff=0.5, lightSpecularCoeff=0.05, shadow=0, renderer=pybullet.ER_TINY_RENDERER,
-            physicsClientId=self.client)
+            renderer=pybullet.ER_TINY_RENDERER, physicsClientId=self.client, **light)
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
         zbuffer = np.asarray(zbuffer, dtype=np.float32).reshape(height, width)
         segmentation = np.asarray(segmentation, dtype=np.int64).reshape(height, width)

@@ -113,7 +113,11 @@ def read_color(path):
 
 
 def read_depth(path, depth_scale=1000.0):
-    """Depth in metres (float32, 0 = no measurement) from a 16-bit PNG, or None with a warning."""
+    """Depth in metres (float32, 0 = no measurement) from a 16-bit PNG, or None with a warning.
+
+    Both invalid codes of RGB-D exports read as 0: 0 and 65535 (the saturated value some sensors and
+    drivers write where they measured nothing).
+    """
     path = Path(path)
     if not path.is_file():
         log.warning("%s: missing depth", path)
@@ -126,7 +130,9 @@ def read_depth(path, depth_scale=1000.0):
         log.warning("%s: depth must be a single-channel 16-bit PNG, found %s with %d channel(s)",
                     path, depth.dtype, 1 if depth.ndim == 2 else depth.shape[2])
         return None
-    return depth.astype(np.float32) / np.float32(depth_scale)
+    metres = depth.astype(np.float32) / np.float32(depth_scale)
+    metres[depth == 65535] = 0.0
+    return metres
 
 
 def read_id_image(path, size=None):
