@@ -291,3 +291,16 @@ def test_lighting_kwargs_render_in_pybullet_and_warm_light_tints_the_image():
         assert 0.5 < red_over_blue(sampled) < 2.0
     finally:
         pybullet.disconnect(client)
+
+
+def test_a_low_native_resolution_softens_detail_and_keeps_the_size():
+    image = np.zeros((96, 128, 3), np.uint8)
+    image[:, ::2] = 255   # one-pixel stripes: the finest detail a frame holds
+    sharp = CameraEffects()
+    soft = CameraEffects(native_scale=0.5)
+    out = soft.apply(image, np.random.default_rng(0))
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(sharp.apply(image, np.random.default_rng(0)), image)
+    assert cv2.Laplacian(out, cv2.CV_64F).var() < 0.1 * cv2.Laplacian(image, cv2.CV_64F).var()
+    with pytest.raises(ValueError, match="native_scale"):
+        CameraEffects(native_scale=1.5)

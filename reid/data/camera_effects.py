@@ -289,6 +289,10 @@ class CameraEffects:
     chromatic_aberration_px : float
         Lateral chromatic aberration: red shifted outwards and blue inwards by this many pixels in the
         corners, proportionally to the distance from the centre.
+    native_scale : float
+        The sensor's resolution relative to the frame written, in (0, 1]: below 1 the frame is
+        recorded at that fraction of its size and scaled up to it (a low-resolution sensor or video
+        mode behind an upscaling pipeline), after the noise, so noise and detail both come out soft.
     jpeg_quality : int
         JPEG quality (1-100) the colour frames are to be written with (the generator applies it).
     """
@@ -303,6 +307,7 @@ class CameraEffects:
     vignetting: float = 0.0
     chromatic_aberration_px: float = 0.0
     jpeg_quality: int = 95
+    native_scale: float = 1.0
 
     def __post_init__(self):
         checks = (
@@ -316,6 +321,7 @@ class CameraEffects:
             (0 <= self.vignetting < 1, "vignetting must be in [0, 1)"),
             (self.chromatic_aberration_px >= 0, "chromatic_aberration_px must be >= 0"),
             (1 <= int(self.jpeg_quality) <= 100, "jpeg_quality must be in 1..100"),
+            (0 < self.native_scale <= 1, "native_scale must be in (0, 1]"),
         )
         for ok, message in checks:
             if not ok:
@@ -374,7 +380,7 @@ class CameraEffects:
 
         In linear light: lateral chromatic aberration, defocus, motion blur, vignetting, then sensor
         noise (the only random part: drawn from ``rng``, so the result is deterministic for a given
-        ``rng`` state); then back to uint8. JPEG compression is left to the writer
+        ``rng`` state), then the sensor's resolution (:attr:`native_scale`); then back to uint8. JPEG compression is left to the writer
         (:attr:`jpeg_quality`).
 
         Parameters
@@ -406,7 +412,7 @@ class CameraEffects:
         height, width = rgb.shape[:2]
         streak = self._streak(motion_px)
         if (self.defocus_radius_px < 0.25 and streak is None and self.vignetting == 0
-                and self.chromatic_aberration_px < 0.05 and self.full_well_e is None):
+                and self.chromatic_aberration_px < 0.05 and self.full_well_e is None and self.native_scale >= 1):
             return rgb.copy()
         linear = to_linear(np.ascontiguousarray(rgb))
         linear = lateral_chromatic_aberration(linear, self.chromatic_aberration_px)
@@ -417,6 +423,10 @@ class CameraEffects:
             linear = cv2.multiply(linear, vignette_map(width, height, round(float(self.vignetting), 4)))
         if self.full_well_e is not None:
             linear = self._add_noise(linear, rng, gain_scale)
+        if self.native_scale < 1:
+            small = (max(1, round(width * self.native_scale)), max(1, round(height * self.native_scale)))
+            linear = cv2.resize(cv2.resize(linear, small, interpolation=cv2.INTER_AREA), (width, height),
+                                interpolation=cv2.INTER_LINEAR)
         return from_linear(linear)
 
     def _streak(self, motion_px):
@@ -682,6 +692,7 @@ class CameraPreset:
     chromatic_aberration_px: Range
     jpeg_quality: Tuple[int, int]
     focus_distance_m: Optional[Range] = None
+    native_scale: Range = (1.0, 1.0)
 
     def sample(self, rng: np.random.Generator) -> Tuple[CameraEffects, float]:
         """Draw one camera: ``(CameraEffects, horizontal_fov_deg)``."""
@@ -697,6 +708,7 @@ class CameraPreset:
             vignetting=_uniform(rng, self.vignetting),
             chromatic_aberration_px=_uniform(rng, self.chromatic_aberration_px),
             jpeg_quality=int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)),
+            native_scale=_uniform(rng, self.native_scale),
         )
         return effects, fov
 
@@ -737,33 +749,33 @@ CAMERA_PRESETS = {
         horizontal_fov_deg=(60, 75), aspect=(16, 9), defocus_radius_px=(0.6, 1.5),
         exposure_fraction=(0.5, 0.9), full_well_e=(2000, 4000), read_noise_e=(5, 10), gain=(1.5, 4),
         chroma_noise=(0.5, 0.9), vignetting=(0.25, 0.45), chromatic_aberration_px=(0.5, 1.5),
-        jpeg_quality=(55, 75)),
+        jpeg_quality=(55, 75), native_scale=(0.5, 0.75)),
     "dslr-sharp": CameraPreset(     # large sensor, short shutter, shallow depth of field
         horizontal_fov_deg=(45, 60), aspect=(3, 2), defocus_radius_px=(0.8, 2.0), focus_distance_m=(1.0, 3.0),
         exposure_fraction=(0.05, 0.15), full_well_e=(20000, 40000), read_noise_e=(2, 4), gain=(1, 2),
         chroma_noise=(0.1, 0.3), vignetting=(0.05, 0.2), chromatic_aberration_px=(0.0, 0.3),
-        jpeg_quality=(92, 98)),
+        jpeg_quality=(92, 98), native_scale=(1.0, 1.0)),
     "action-cam": CameraPreset(     # very wide, strong falloff and colour fringes, heavy compression
         horizontal_fov_deg=(85, 100), aspect=(16, 9), defocus_radius_px=(0.0, 0.3),
         exposure_fraction=(0.1, 0.4), full_well_e=(3000, 6000), read_noise_e=(3, 6), gain=(1, 4),
         chroma_noise=(0.3, 0.6), vignetting=(0.3, 0.5), chromatic_aberration_px=(1.0, 2.0),
-        jpeg_quality=(70, 88)),
+        jpeg_quality=(70, 88), native_scale=(0.6, 0.9)),
     # --- val half: mid-range RGB-D capture cameras ----------------------------------------------
     "kinect-v1": CameraPreset(      # 30 Hz colour camera, rolling exposure indoors
         horizontal_fov_deg=(57, 63), aspect=(4, 3), defocus_radius_px=(0.3, 0.8),
         exposure_fraction=(0.3, 0.6), full_well_e=(3000, 6000), read_noise_e=(4, 8), gain=(1, 4),
         chroma_noise=(0.3, 0.6), vignetting=(0.15, 0.3), chromatic_aberration_px=(0.3, 1.0),
-        jpeg_quality=(80, 92)),
+        jpeg_quality=(80, 92), native_scale=(0.6, 0.85)),
     "structure-ipad": CameraPreset(  # ScanNet's capture rig: iPad colour camera + Structure sensor
         horizontal_fov_deg=(55, 65), aspect=(4, 3), defocus_radius_px=(0.0, 0.6),
         exposure_fraction=(0.2, 0.5), full_well_e=(4000, 8000), read_noise_e=(3, 6), gain=(1, 3),
         chroma_noise=(0.2, 0.5), vignetting=(0.1, 0.25), chromatic_aberration_px=(0.0, 0.5),
-        jpeg_quality=(85, 95)),
+        jpeg_quality=(85, 95), native_scale=(0.85, 1.0)),
     "phone-wide": CameraPreset(     # phone main camera: wide, clean, short exposure
         horizontal_fov_deg=(68, 80), aspect=(4, 3), defocus_radius_px=(0.0, 0.5),
         exposure_fraction=(0.1, 0.3), full_well_e=(5000, 10000), read_noise_e=(2, 4), gain=(1, 4),
         chroma_noise=(0.2, 0.5), vignetting=(0.2, 0.4), chromatic_aberration_px=(0.5, 1.5),
-        jpeg_quality=(85, 95)),
+        jpeg_quality=(85, 95), native_scale=(0.7, 1.0)),
 }
 
 #: Light families. Elevation in degrees above the horizon, colour temperature in kelvin.

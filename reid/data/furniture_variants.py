@@ -1771,7 +1771,7 @@ MODEL_SPLITS = {
     "monitor": {"train": ("stand-foot", "crt-box", "ultrawide"), "val": ("thin-bezel-arm", "all-in-one")},
     "mug": {"train": ("classic", "stackable", "saucer-cup"), "val": ("tall-latte", "with-band", "travel-tumbler")},
     "floor_lamp": {"train": ("pole-drum-shade", "arc", "torchiere"), "val": ("tripod", "globe")},
-    "desk_lamp": {"train": ("pole-drum-shade", "desk-arm", "globe"), "val": ("banker", "mushroom")},
+    "desk_lamp": {"train": ("pole-drum-shade", "desk-arm"), "val": ("banker", "mushroom", "globe")},
     "plant": {"train": ("sphere-bush", "tall-leaves", "hanging-pot"), "val": ("cactus", "topiary")},
     "small_plant": {"train": ("sphere-bush", "tall-leaves", "trailing"), "val": ("cactus", "succulent-bowl")},
     "pillow": {"train": ("square", "bolster"), "val": ("round", "lumbar")},

@@ -134,3 +134,25 @@ def sample_style(rng, split, sensor_depth=True):
     extrinsic = depth_camera_extrinsic(rng) if sensor_depth else np.eye(4)
     return RoomStyle(split, looks, camera_preset, camera, float(fov), light_preset, lighting, sensor,
                      depth_fov if sensor_depth else float(fov), extrinsic)
+
+
+def families_markdown():
+    """Markdown tables of every style family's halves, from the lists the generator draws from."""
+    lines = ["| family | kind | training half (`train` rooms) | held-out half (`val`, `test` rooms) |",
+             "|---|---|---|---|"]
+    for family in materials_module.TEXTURE_FAMILIES:
+        kinds = materials_module.entries(family)
+        halves = materials_module.TEXTURE_SPLITS[family]
+        for kind in materials_module.TEXTURE_KINDS:
+            cells = [", ".join(n for n in halves[half] if kinds[n] == kind) for half in ("train", "val")]
+            if any(cells):
+                lines.append(f"| {family} textures | {kind} | {cells[0] or '-'} | {cells[1] or '-'} |")
+    for kind, halves in furniture_variants.MODEL_SPLITS.items():
+        lines.append(f"| object models | {kind} | {', '.join(halves['train'])} | {', '.join(halves['val'])} |")
+    for family, halves in (("camera", camera_effects.CAMERA_SPLITS), ("light", camera_effects.LIGHT_SPLITS)):
+        lines.append(f"| {family} presets | | {', '.join(halves['train'])} | {', '.join(halves['val'])} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":   # python -m reid.data.styles > table.md
+    print(families_markdown(), end="")
