@@ -287,6 +287,11 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         return features, view_set, [f"shipped model: {_describe(embedder)}"], {"dim": embedder.dim}
     if method == "no-train":
         overrides = dict(trunk_weights=trunk_weights) if trunk_weights else dict(pretrained=True)
+        if trunk_weights:  # a file from `python -m reid.trunk_import` names its architecture in <file>.json
+            from reid.trunk_import import recorded_timm_model
+            recorded = recorded_timm_model(trunk_weights)
+            if recorded:
+                overrides["trunk"] = recorded
         try:
             embedder = Embedder.from_variant("no-train", device=device, precision=precision or "float32",
                                              backend=backend, **overrides)
@@ -411,19 +416,19 @@ def room_set_lines(rows):
     by_key = {(row["method"], row.get("rooms")): row for row in rows}
     methods = list(dict.fromkeys(row["method"] for row in rows))
     head = "| method | " + " | ".join(f"{label}: rank-1 | {label}: twins rank-1" for label in labels)
-    head += " | " + " | ".join(f"twins change, {label} vs {first}" for label in labels[1:]) + " |"
+    head += " | " + " | ".join(f"{label} vs {first}: rank-1 | {label} vs {first}: twins" for label in labels[1:]) + " |"
     lines = ["", "## Room sets side by side", "",
-             f"Rank-1 and twins rank-1 on each set of rooms; the last column(s): twins rank-1 on a set minus on "
-             f"`{first}`.", "", head, "|---" * (1 + 2 * len(labels) + len(labels) - 1) + "|"]
+             f"Rank-1 and twins rank-1 on each set of rooms; the last columns: the change from `{first}` to each "
+             f"other set (rank-1, then twins rank-1).", "", head, "|---" * (1 + 2 * len(labels) + 2 * (len(labels) - 1)) + "|"]
     for method in methods:
         cells = []
         for label in labels:
             row = by_key.get((method, label), {})
             cells += [_pm(row, "rank1") if row else "-", _pm(row, "rank1_twins") if row else "-"]
-        base = by_key.get((method, first), {}).get("rank1_twins")
         for label in labels[1:]:
-            other = by_key.get((method, label), {}).get("rank1_twins")
-            cells.append(f"{other - base:+.3f}" if finite(base) and finite(other) else "-")
+            for key in ("rank1", "rank1_twins"):
+                base, other = by_key.get((method, first), {}).get(key), by_key.get((method, label), {}).get(key)
+                cells.append(f"{other - base:+.3f}" if finite(base) and finite(other) else "-")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 
@@ -503,7 +508,9 @@ def main(argv=None):
     parser.add_argument("--episode-gap", type=positive_int, default=30,
                         help="frames out of view that start a new camera pass (default 30)")
     parser.add_argument("--min-side", type=positive_int, default=12, help="least box side in pixels (default 12)")
-    parser.add_argument("--trunk-weights", help="local trunk weights file for the no-train row")
+    parser.add_argument("--trunk-weights", help="local trunk weights file for the no-train row (its trunk: the timm "
+                                                "model its PATH.json sidecar names, from python -m reid.trunk_import; "
+                                                "else the default)")
     parser.add_argument("--deepsort-size", type=positive_int, default=224,
                         help="crop side fed to deepSORT's MobileNetV2 (default 224, its input size)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
