@@ -131,10 +131,16 @@ def test_untrained_flag_and_broken_checkpoint(scene_root, tmp_path):
 
 
 def test_paper_figures_are_labelled(monkeypatch):
-    assert bench.paper_lines() == ["paper figures: not available here"] or bench.PAPER_FIGURES
-    monkeypatch.setattr(bench, "PAPER_FIGURES", {"concat": {"rank1": 0.5}})
+    # the paper's Table 2 rows as it prints them (in %), labelled as not measured here
     lines = bench.paper_lines()
-    assert "ScanNet" in lines[0] and "paper" in lines[1] and "0.500" in lines[1]
+    assert lines[0].startswith("paper, ScanNet (not this data)")
+    assert any(line.split()[:4] == ["paper", "no-train", "rank1", "0.687"] for line in lines)
+    assert any(line.split()[:4] == ["paper", "concat", "rank1", "0.839"] for line in lines)
+    table = bench.paper_table_lines()
+    assert "| full | 0.758 | 0.880 | - | 0.912 | 0.963 | Table 2 |" in table
+    assert "| deepSort | 0.496 | - | - | - | - | Table 3 |" in table
+    monkeypatch.setattr(bench, "PAPER_FIGURES", {})
+    assert bench.paper_lines() == ["paper figures: not available here"]
 
 
 def test_default_rows_cover_every_registered_variant():
