@@ -110,10 +110,10 @@ def test_missing_and_skipped_rows_are_reported_not_faked(benchmark_run):
         assert "pretrained" in no_train["notes"][0] and no_train["rank1"] is None
     if not _deepsort_imports():
         assert by_method["deepsort-mobilenetv2"]["status"] == "skipped"
-    assert "MISSING" in result.stdout and "paper figures: not available here" in result.stdout
+    assert "MISSING" in result.stdout and "paper, ScanNet (not this data)" in result.stdout
     table = (out / "results.md").read_text()
     assert "| method | status | rank-1 |" in table and "| full | missing |" in table
-    assert "paper figures: not available here" in table
+    assert "| concat | 0.839 | 0.946 | - | 0.994 | 1.000 | Tables 2, 4 |" in table   # the paper's row, labelled
     png = (out / "cmc.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
