@@ -50,6 +50,7 @@ from reid.views import scene_folders
 from tracker.detection import invalid_reason
 from tracker.detectors import DETECTORS, create_detector
 from tracker.detectors.file import DetectionFileError
+from tracker.config import jsonable_overrides
 from tracker.tracker import TrackerConfig, embed_detections
 
 from .photometric import PhotometricChange
@@ -62,11 +63,6 @@ log = logging.getLogger("benchmarks")
 PROG = "python -m benchmarks.tracking"
 METRICS = ("IDF1", "HOTA", "MOTA", "IDSW", "revisit_accuracy", "fps")
 USES_OUR_CONFIG = ("ours", "ours-rgb", "ours-no-gallery")
-
-
-def jsonable_overrides(overrides):
-    """Overrides as JSON values (label sets as sorted lists)."""
-    return {key: sorted(value) if isinstance(value, frozenset) else value for key, value in overrides.items()}
 
 
 def config_note(overrides):

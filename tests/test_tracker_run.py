@@ -1,4 +1,7 @@
 """``python -m tracker.run`` end to end on a small generated scene, including bad input."""
+import json
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -59,6 +62,54 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
         LongTermGallery.load(first / "scene0000_00.gallery.npz").size
 
 
+def test_summary_counts_what_went_wrong_without_a_warning_per_frame(tiny_scene, tiny_checkpoint, tmp_path,
+                                                                   run_module):
+    shutil.copytree(tiny_scene, tmp_path / "data")
+    folder = tmp_path / "data" / "scans" / "scene0000_00"
+    for index in (10, 11, 12):       # ScanNet's pose where its tracking failed: every entry -inf
+        np.savetxt(folder / "pose" / f"{index}.txt", np.full((4, 4), -np.inf))
+    for index in (20, 21):
+        (folder / "depth" / f"{index}.png").unlink()
+    (folder / "color" / "5.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    out = tmp_path / "out"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(tmp_path / "data"), "--out", str(out),
+                        "--reid", str(tiny_checkpoint), "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.splitlines()
+    assert summary[0].startswith("scene0000_00: 29 frames,")
+    assert summary[1:] == [f"  1 frame skipped ({folder / 'color' / '5.jpg'})", "  pose unknown in 3 of 29 frames",
+                           "  no depth in 2 of 29 frames"], result.stdout
+    # the bad colour image and the missing depth files are each named once; unknown poses are normal: no warning
+    assert result.stderr.count("color/5.jpg") == 1 and "depth/20.png" in result.stderr
+    assert "/pose/" not in result.stderr and "Traceback" not in result.stderr
+    recorded = json.loads((out / "scene0000_00.summary.json").read_text())
+    assert recorded["skipped_files"] == [str(folder / "color" / "5.jpg")]
+    assert (recorded["pose_unknown"], recorded["no_depth"], recorded["invalid_detections"]) == (3, 2, 0)
+    assert recorded["settings_changed"] == {} and recorded["settings"]["n_init"] == 3
+
+
+def test_settings_from_the_command_line_and_invalid_detections_are_in_the_summary(damaged_scene, tiny_checkpoint,
+                                                                                   tmp_path, run_module):
+    from tracker.detection import Detection
+    from tracker.detectors.file import save_detections
+    valid, outside, empty = ([10.0, 10.0, 20.0, 20.0], [200.0, 200.0, 10.0, 10.0], [5.0, 5.0, 0.0, 10.0])
+    detections = {index: [Detection(np.array(box), 0.9, 5) for box in
+                          ([valid, outside, empty] if index < 2 else [valid])] for index in range(4)}
+    save_detections(tmp_path / "detections.json", detections)
+    out = tmp_path / "out"
+    result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(out),
+                        "--reid", str(tiny_checkpoint), "--quiet", "--detector", "file", "--detections",
+                        str(tmp_path / "detections.json"), "--max-frames", "4",
+                        "--set", "n_init=1000", "world_gate_metres=0.5", "--set", "ignored_labels=1,2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "  4 detections dropped as invalid",
+        "  settings changed: n_init=1000, world_gate_metres=0.5, ignored_labels=[1, 2]"], result.stdout
+    assert not (out / "scene0000_00.txt").read_text().strip()     # n_init=1000: no track is ever confirmed
+    recorded = json.loads((out / "scene0000_00.summary.json").read_text())
+    assert recorded["settings_changed"] == {"n_init": 1000, "world_gate_metres": 0.5, "ignored_labels": [1, 2]}
+    assert recorded["settings"]["n_init"] == 1000 and recorded["invalid_detections"] == 4
+
 @pytest.mark.parametrize("args, message", [
     (["scene0999_00", "--root", "nowhere"], "scene0999_00"),
     (["scene0000_00", "--root", "ROOT", "--detector", "file"], "--detections"),
@@ -68,13 +119,16 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
     (["scene0000_00", "--root", "ROOT", "--device", "cpu", "--precision", "float16"], "float16 runs on CUDA only"),
     (["scene0000_00", "--root", "ROOT", "--backend", "onnxruntime", "--device", "cuda"], "onnxruntime runs on the CPU"),
     (["scene0000_00", "--root", "ROOT", "--precision", "int8"], "int8 runs with backend onnxruntime only"),
+    (["scene0000_00", "--root", "ROOT", "--set", "no_such_setting=1"], "no_such_setting"),
+    (["scene0000_00", "--root", "ROOT", "--set", "n_init=three"], "n_init=three"),
+    (["scene0000_00", "--root", "ROOT", "--set", "gallery_index=annoy"], "annoy"),
 ])
 def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
     args = [str(damaged_scene) if a == "ROOT" else a for a in args]
     if "--reid" not in args:
         args += ["--reid", str(tiny_checkpoint)]
     result = run_module("tracker.run", *args, "--out", str(tmp_path), cwd=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr and len(lines) == 1 and message in lines[0], result.stderr
 

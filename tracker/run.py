@@ -1,13 +1,19 @@
 """Track the objects of one scene.
 
-``python -m tracker.run SCENE --root ROOT --detector gt|maskrcnn|file --out OUT``
+``python -m tracker.run SCENE --root ROOT --detector gt|maskrcnn|file --out OUT [--set KEY=VALUE ...]``
 
 Writes ``OUT/SCENE.txt`` (MOTChallenge: ``frame,id,x,y,w,h,score,-1,-1,-1``, frame = ScanNet frame
 index + 1, only confirmed tracks updated in that frame), the long-term gallery
-``OUT/SCENE.gallery.npz`` beside it and, with ``--video``, an annotated ``OUT/SCENE.mp4``; prints a
-closing summary. A bad frame is skipped with a warning naming its file; a missing scene is a
-one-line error.
+``OUT/SCENE.gallery.npz`` beside it, ``OUT/SCENE.summary.json`` (the counts below and every tracker
+setting) and, with ``--video``, an annotated ``OUT/SCENE.mp4``. ``--set`` changes
+:class:`tracker.TrackerConfig` settings (as ``benchmarks.tracking --set`` does).
+
+The closing summary counts what went wrong: frames skipped (a colour image that cannot be read, each
+also a warning naming its file), frames with unknown pose (normal in ScanNet, which writes an all
+``-inf`` pose where its tracking failed: counted, not warned about), frames without depth and
+detections dropped as invalid. A missing scene, an unknown setting or a bad value is a one-line error.
 """
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -18,8 +24,11 @@ from reid.cli import ArgumentParser, add_backend_argument, add_precision_argumen
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
 from reid.embedder import Embedder
+from reid.fileio import atomic_write_json
 from reid.model import WeightsError
 
+from .config import jsonable_overrides, parse_config_overrides
+from .detection import invalid_reason, valid_detections
 from .detectors import DETECTORS, create_detector
 from .detectors.file import DetectionFileError
 from .draw import VideoWriter, draw_tracks
@@ -29,10 +38,36 @@ from .tracker import Tracker, TrackerConfig
 
 log = logging.getLogger("tracker")
 
+#: skipped frames named in the printed summary (the JSON summary names all)
+NAMED_SKIPS = 3
+
+
+def count_invalid(detections, frame, tracker):
+    """How many detections ``tracker.update`` will drop as invalid (it warns about each): those it
+    does not ignore by class or score that fail :func:`tracker.detection.invalid_reason`."""
+    config = tracker.config
+    candidates = [d for d in detections if not (d.label in config.ignored_labels or d.score < config.min_score)]
+    valid = valid_detections(candidates, frame.size, tracker.feature_dim)
+    return sum(1 for detection, fine in zip(candidates, valid.tolist())
+               if not fine and invalid_reason(detection, frame.size, tracker.feature_dim))
+
+
+def changed_settings(config):
+    """The :class:`TrackerConfig` fields that differ from their defaults: dict name -> value."""
+    defaults = TrackerConfig()
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if getattr(config, f.name) != getattr(defaults, f.name)}
+
 
 def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
                 use_depth=True):
-    """Run the tracker over a scene and write its outputs; returns the summary dict."""
+    """Run the tracker over a scene and write its outputs; returns the summary dict.
+
+    Besides the outputs' figures the summary counts what went wrong: ``skipped_files`` (colour
+    images that could not be read), ``pose_unknown`` and ``no_depth`` (frames tracked without them;
+    None when ``use_depth`` is off) and ``invalid_detections`` (dropped by the tracker); ``settings``
+    holds every tracker setting, ``settings_changed`` those not at their defaults.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines, track_ids = [], set()
@@ -40,15 +75,22 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     frame_ids = scene.frame_ids[::frame_step][:max_frames]
     needs_masks = getattr(detector, "name", "") == "gt"
     started = time.perf_counter()
-    processed = 0
+    processed = pose_unknown = no_depth = invalid = 0
+    skipped = []
     try:
         for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
             try:
                 frame = scene.read_frame(index, depth=use_depth, pose=use_depth, masks=needs_masks)
             except SceneError as error:
                 log.warning("%s", error)
+                skipped.append(str(scene.color_path(index) or error))   # the colour file it read
                 continue
-            tracks = tracker.update(detector(frame), frame=frame)
+            if use_depth:
+                pose_unknown += frame.pose is None
+                no_depth += frame.depth is None
+            detections = detector(frame)
+            invalid += count_invalid(detections, frame, tracker)
+            tracks = tracker.update(detections, frame=frame)
             processed += 1
             lines.extend(mot_lines(index + 1, tracks))
             track_ids.update(track.track_id for track in tracks)
@@ -60,10 +102,40 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     seconds = time.perf_counter() - started
     write_mot(out_dir / f"{scene.name}.txt", lines)
     tracker.gallery.save(out_dir / f"{scene.name}.gallery.npz")
-    return {"scene": scene.name, "frames": processed, "tracks": len(track_ids),
-            "reused_ids": tracker.reactivations, "seconds": seconds,
-            "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
-            "out": str(out_dir / f"{scene.name}.txt")}
+    summary = {"scene": scene.name, "frames": processed, "tracks": len(track_ids),
+               "reused_ids": tracker.reactivations, "seconds": seconds,
+               "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
+               "out": str(out_dir / f"{scene.name}.txt"),
+               "skipped_files": skipped, "pose_unknown": pose_unknown if use_depth else None,
+               "no_depth": no_depth if use_depth else None, "invalid_detections": invalid,
+               "settings_changed": jsonable_overrides(changed_settings(tracker.config)),
+               "settings": jsonable_overrides(dataclasses.asdict(tracker.config))}
+    atomic_write_json(out_dir / f"{scene.name}.summary.json", summary)
+    return summary
+
+
+def summary_lines(summary):
+    """The closing summary as printed: the figures, then one line per thing that went wrong and the
+    changed settings (each only when there is something to say)."""
+    frames = summary["frames"]
+    lines = [f"{summary['scene']}: {frames:,} frames, {summary['tracks']} tracks, "
+             f"{summary['reused_ids']} IDs re-used from the gallery, {summary['frames_per_second']:.1f} frames/s "
+             f"-> {summary['out']}"]
+    skipped = summary["skipped_files"]
+    if skipped:
+        names = ", ".join(skipped[:NAMED_SKIPS]) + (", ..." if len(skipped) > NAMED_SKIPS else "")
+        lines.append(f"{len(skipped):,} frame{'s' * (len(skipped) != 1)} skipped ({names})")
+    if summary["pose_unknown"]:
+        lines.append(f"pose unknown in {summary['pose_unknown']:,} of {frames:,} frames")
+    if summary["no_depth"]:
+        lines.append(f"no depth in {summary['no_depth']:,} of {frames:,} frames")
+    if summary["invalid_detections"]:
+        count = summary["invalid_detections"]
+        lines.append(f"{count:,} detection{'s' * (count != 1)} dropped as invalid")
+    if summary["settings_changed"]:
+        lines.append("settings changed: " + ", ".join(f"{key}={value}"
+                                                      for key, value in summary["settings_changed"].items()))
+    return lines[:1] + [f"  {line}" for line in lines[1:]]
 
 
 def main(argv=None):
@@ -89,7 +161,15 @@ def main(argv=None):
                              "compiler on the CPU)")
     add_backend_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        dest="config_overrides",
+                        help="tracker.TrackerConfig settings, e.g. --set world_gate_metres=0.5 n_init=5 "
+                             "(recorded in the summary)")
     args = parser.parse_args(argv)
+    try:
+        overrides = parse_config_overrides(args.config_overrides)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
     setup_logging(quiet=args.quiet)
     try:
         label_map = load_label_map(args.label_map) if args.label_map else None
@@ -105,15 +185,13 @@ def main(argv=None):
         embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
                                        compile=args.compile, backend=args.backend or "torch")
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
-        tracker = Tracker(TrackerConfig(), embedder=embedder, gallery=gallery)
+        tracker = Tracker(TrackerConfig(**overrides), embedder=embedder, gallery=gallery)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
                               max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only)
     except (SceneError, DetectionFileError, CheckpointError, WeightsError, GalleryFileError, OSError,
             ValueError, ImportError) as error:
         fail(parser.prog, str(error))
-    print(f"{summary['scene']}: {summary['frames']} frames, {summary['tracks']} tracks, "
-          f"{summary['reused_ids']} IDs re-used from the gallery, {summary['frames_per_second']:.1f} frames/s "
-          f"-> {summary['out']}")
+    print("\n".join(summary_lines(summary)))
 
 
 if __name__ == "__main__":

@@ -293,6 +293,10 @@ class ScanNetScene:
     def __len__(self):
         return len(self.frame_ids)
 
+    def color_path(self, index):
+        """Path of frame ``index``'s colour image, or None for an index the scene does not have."""
+        return self._color_files.get(index)
+
     def read_frame(self, index, depth=True, pose=True, masks=True):
         """Read frame ``index``; optional parts that are missing or corrupt become None (warning).
 
