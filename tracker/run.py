@@ -28,7 +28,6 @@ from reid.fileio import atomic_write_json
 from reid.model import WeightsError
 
 from .config import jsonable_overrides, parse_config_overrides
-from .detection import invalid_reason, valid_detections
 from .detectors import DETECTORS, create_detector
 from .detectors.file import DetectionFileError
 from .draw import VideoWriter, draw_tracks
@@ -40,16 +39,6 @@ log = logging.getLogger("tracker")
 
 #: skipped frames named in the printed summary (the JSON summary names all)
 NAMED_SKIPS = 3
-
-
-def count_invalid(detections, frame, tracker):
-    """How many detections ``tracker.update`` will drop as invalid (it warns about each): those it
-    does not ignore by class or score that fail :func:`tracker.detection.invalid_reason`."""
-    config = tracker.config
-    candidates = [d for d in detections if not (d.label in config.ignored_labels or d.score < config.min_score)]
-    valid = valid_detections(candidates, frame.size, tracker.feature_dim)
-    return sum(1 for detection, fine in zip(candidates, valid.tolist())
-               if not fine and invalid_reason(detection, frame.size, tracker.feature_dim))
 
 
 def changed_settings(config):
@@ -75,7 +64,8 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     frame_ids = scene.frame_ids[::frame_step][:max_frames]
     needs_masks = getattr(detector, "name", "") == "gt"
     started = time.perf_counter()
-    processed = pose_unknown = no_depth = invalid = 0
+    processed = pose_unknown = no_depth = 0
+    invalid_before = tracker.invalid_detections
     skipped = []
     try:
         for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
@@ -88,9 +78,7 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
             if use_depth:
                 pose_unknown += frame.pose is None
                 no_depth += frame.depth is None
-            detections = detector(frame)
-            invalid += count_invalid(detections, frame, tracker)
-            tracks = tracker.update(detections, frame=frame)
+            tracks = tracker.update(detector(frame), frame=frame)
             processed += 1
             lines.extend(mot_lines(index + 1, tracks))
             track_ids.update(track.track_id for track in tracks)
@@ -107,7 +95,7 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
                "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
                "out": str(out_dir / f"{scene.name}.txt"),
                "skipped_files": skipped, "pose_unknown": pose_unknown if use_depth else None,
-               "no_depth": no_depth if use_depth else None, "invalid_detections": invalid,
+               "no_depth": no_depth if use_depth else None, "invalid_detections": tracker.invalid_detections - invalid_before,
                "settings_changed": jsonable_overrides(changed_settings(tracker.config)),
                "settings": jsonable_overrides(dataclasses.asdict(tracker.config))}
     atomic_write_json(out_dir / f"{scene.name}.summary.json", summary)

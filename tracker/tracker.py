@@ -266,6 +266,8 @@ class Tracker:
         Index of the latest frame processed.
     reactivations : int
         How many times an identity came back from the gallery (a returning object got its old ID).
+    invalid_detections : int
+        How many detections were skipped as invalid (each with a warning naming the problem).
     """
 
     def __init__(self, config=None, embedder=None, gallery=None):
@@ -282,6 +284,7 @@ class Tracker:
         self._frames_seen = 0
         self._next_id = self._gallery.max_id + 1
         self.reactivations = 0
+        self.invalid_detections = 0
         self.feature_dim = self._gallery.feature_dim
         self._frame_arrays = None
         self._live_rows = None          # shared_store(self.tracks) from a frame's prediction to its new tracks
@@ -464,6 +467,7 @@ class Tracker:
                 reason = invalid_reason(detection, image_size, self.feature_dim)
                 if reason:
                     log.warning("frame %s: detection skipped: %s", self.frame_index, reason)
+                    self.invalid_detections += 1
                     continue
             if detection.mask is not None or not position_fine:
                 sanitize(detection, image_size)
@@ -488,6 +492,7 @@ class Tracker:
             if reason:
                 log.warning("frame %s: detection skipped: embedder output: %s", self.frame_index, reason)
                 dropped.add(id(detection))
+                self.invalid_detections += 1
                 continue
             detection.feature = normalized(feature)
             self.feature_dim = self.feature_dim or feature.size
