@@ -93,7 +93,10 @@ class ReIDConfig:
         Add a learned per-stream embedding to the tokens before the fusion block (head variants;
         ``early-fusion`` always has one). False follows the paper.
     freeze_trunk : bool
-        Keep the trunk's weights fixed (only the head trains).
+        Keep the trunk's weights fixed (only the head trains, and the last ``unfrozen_blocks``).
+    unfrozen_blocks : int
+        With ``freeze_trunk``: the trunk's last N blocks and its final norm still train (partial
+        unfreezing). 0 = the whole trunk is fixed.
     crop_margin : float
         Pixels added on each side of a box before cropping (paper: 10).
     crop_fill : (R, G, B), optional
@@ -115,6 +118,7 @@ class ReIDConfig:
     pool: str = "mean"
     stream_embedding: bool = False
     freeze_trunk: bool = False
+    unfrozen_blocks: int = 0
     crop_margin: float = DEFAULT_MARGIN
     crop_fill: Optional[Tuple[int, int, int]] = None
     trunk_kwargs: Dict[str, Any] = field(default_factory=dict)
@@ -135,6 +139,9 @@ class ReIDConfig:
             raise ValueError(f"pool must be 'mean' or 'cls', got {self.pool!r}")
         if self.attn_heads is not None and int(self.attn_heads) < 1:
             raise ValueError(f"attn_heads must be positive, got {self.attn_heads}")
+        if int(self.unfrozen_blocks) < 0 or (self.unfrozen_blocks and not self.freeze_trunk):
+            raise ValueError(f"unfrozen_blocks must be >= 0 and needs freeze_trunk=True, got "
+                             f"{self.unfrozen_blocks} with freeze_trunk={self.freeze_trunk}")
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain-dict form (for checkpoints and JSON)."""
@@ -305,6 +312,41 @@ class ReIDModel(nn.Module):
         self.out_dim = int(config.embed_dim)
         if config.freeze_trunk:
             self.trunk.requires_grad_(False)
+            for module in self._unfrozen_trunk_modules():
+                module.requires_grad_(True)
+
+    def _unfrozen_trunk_modules(self):
+        """The trunk's last ``unfrozen_blocks`` blocks and its final norm (none when 0)."""
+        count = int(self.config.unfrozen_blocks)
+        if not count:
+            return []
+        blocks = getattr(self.trunk, "blocks", None)
+        if blocks is None or count > len(blocks):
+            raise ValueError(f"unfrozen_blocks={count}, but trunk '{self.config.trunk}' has "
+                             f"{0 if blocks is None else len(blocks)} blocks")
+        return list(blocks[len(blocks) - count:]) + [self.trunk.norm]
+
+    @property
+    def fixed_blocks(self) -> int:
+        """Number of leading trunk blocks whose output :meth:`fixed_tokens` returns."""
+        return len(self.trunk.blocks) - int(self.config.unfrozen_blocks)
+
+    def fixed_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens after the trunk's fixed part: embedding, position, the first :attr:`fixed_blocks`
+        blocks (no final norm). Shape (B, T, D). With a frozen trunk these depend on the crop only,
+        so training can compute them once per view (:mod:`reid.token_cache`)."""
+        trunk = self.trunk
+        x = trunk.norm_pre(trunk.patch_drop(trunk._pos_embed(trunk.patch_embed(x))))
+        for block in trunk.blocks[:self.fixed_blocks]:
+            x = block(x)
+        return x
+
+    def trunk_tail(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The rest of the trunk after :meth:`fixed_tokens`: the remaining blocks and the final norm.
+        ``trunk_tail(fixed_tokens(x))`` equals ``trunk.forward_features(x)``."""
+        for block in self.trunk.blocks[self.fixed_blocks:]:
+            tokens = block(tokens)
+        return self.trunk.norm(tokens)
 
     @property
     def img_size(self) -> int:
@@ -433,9 +475,23 @@ class TokenAttentionModel(ReIDModel):
         tokens = _as_tokens(self.trunk.forward_features(x))
         return tokens.view(len(self.crop_kinds), batch, tokens.shape[1], tokens.shape[2])
 
+    def stream_fixed_tokens(self, crops: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """:meth:`fixed_tokens` of every stream, shape (streams, B, T, D)."""
+        batch = self._check_crops(crops)
+        tokens = self.fixed_tokens(torch.cat([crops[k] for k in self.crop_kinds], dim=0))
+        return tokens.view(len(self.crop_kinds), batch, tokens.shape[1], tokens.shape[2])
+
+    def forward_fixed_tokens(self, fixed: torch.Tensor) -> torch.Tensor:
+        """Embedding from :meth:`stream_fixed_tokens` output (streams, B, T, D): B x embed_dim, L2."""
+        n_streams, batch, length, width = fixed.shape
+        tokens = self.trunk_tail(fixed.reshape(n_streams * batch, length, width))
+        return self._fuse_and_pool(tokens.view(n_streams, batch, length, width))
+
     def forward_tokens(self, crops: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Fused token sequence before pooling, shape (B, streams * T, D), T = N + 1 for a ViT."""
-        tokens = self.stream_tokens(crops)
+        return self._fuse(self.stream_tokens(crops))
+
+    def _fuse(self, tokens: torch.Tensor) -> torch.Tensor:
         if self.stream_embed is not None:
             tokens = tokens + self.stream_embed
         n_streams, batch, length, width = tokens.shape
@@ -449,10 +505,13 @@ class TokenAttentionModel(ReIDModel):
             return tokens[:, ::length].mean(dim=1)
         return tokens.mean(dim=1)
 
+    def _fuse_and_pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        pooled = self.pool(self._fuse(tokens))
+        return F.normalize(self.proj(self.head_drop(pooled)).float(), dim=-1)
+
     def forward(self, crops: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Parameters: crops keyed by ``crop_kinds``, each B x 3 x S x S. Returns B x embed_dim, L2."""
-        pooled = self.pool(self.forward_tokens(crops))
-        return F.normalize(self.proj(self.head_drop(pooled)).float(), dim=-1)
+        return self._fuse_and_pool(self.stream_tokens(crops))
 
 
 class EarlyFusionModel(ReIDModel):

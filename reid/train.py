@@ -2,6 +2,11 @@
 
 ``python -m reid.train --data ROOT --variant concat|full|... --out CKPT [--resume]``
 
+With ``--freeze-trunk`` (a pretrained trunk such as DINOv2) the trunk stays fixed except its last
+``--unfreeze-blocks`` blocks, which train at a learning rate decayed per layer (``--layer-decay``);
+the fixed part's tokens are computed once per view and flip (:mod:`reid.token_cache`, reusable across
+seeds with ``--token-cache``), so a step costs the head's time.
+
 Checkpoints every epoch (model config + weights + optimiser + training metadata, written atomically);
 ``--resume`` continues from CKPT after a kill with no loss of finished epochs. Logs the loss, the
 share of active triplets and, with ``--val-data``, a held-out rank-1 per epoch. Uses CUDA + AMP when
@@ -22,6 +27,7 @@ from .cli import ArgumentParser, fail, positive_int, setup_logging
 from .data.scannet import SceneError
 from .dataset import TripletBatchSampler
 from .losses import MINING_STRATEGIES, triplet_loss
+from .token_cache import TokenCacheError, load_or_compute_fixed_tokens
 from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
@@ -85,6 +91,52 @@ def held_out_rank1(model, view_set, device, batch_size=128):
     return result["rank1"], result["rank1_twins"]
 
 
+@torch.inference_mode()
+def held_out_rank1_from_tokens(model, tokens, view_set, device, batch_size=256):
+    """:func:`held_out_rank1` from stored fixed-part tokens (``tokens[:, 0]``: the unflipped copy)."""
+    from .evaluate import evaluate_features
+    model.eval()
+    features = [model.forward_fixed_tokens(tokens[start:start + batch_size, 0].permute(1, 0, 2, 3)
+                                           .to(device, torch.float32)).float().cpu()
+                for start in range(0, len(view_set), batch_size)]
+    model.train()
+    result = evaluate_features(torch.cat(features).numpy(), view_set)
+    return result["rank1"], result["rank1_twins"]
+
+
+class FixedTokenHead(torch.nn.Module):
+    """The part of a frozen-trunk model that trains, as a module of its own (for DDP): stored
+    fixed-part tokens (streams, B, T, D) -> embedding."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens):
+        return self.model.forward_fixed_tokens(tokens)
+
+
+def parameter_groups(model, layer_decay):
+    """Optimiser groups with an ``lr_scale``: 1 for the head; for a partly unfrozen trunk,
+    ``layer_decay ** k`` for the k-th trainable trunk block counted from the last (k = 1) and for the
+    trunk's final norm (k = 1)."""
+    trunk_ids, groups = set(), []
+    blocks = list(getattr(model.trunk, "blocks", []))
+    for k, block in enumerate(reversed(blocks), start=1):
+        params = [p for p in block.parameters() if p.requires_grad]
+        if params:
+            groups.append({"params": params, "lr_scale": layer_decay ** k})
+    norm = [p for p in getattr(model.trunk, "norm", torch.nn.Identity()).parameters() if p.requires_grad]
+    if norm:
+        groups.append({"params": norm, "lr_scale": layer_decay})
+    for group in groups:
+        trunk_ids.update(id(p) for p in group["params"])
+    head = [p for p in model.parameters() if p.requires_grad and id(p) not in trunk_ids]
+    if head:
+        groups.insert(0, {"params": head, "lr_scale": 1.0})
+    return groups
+
+
 def main(argv=None):
     parser = ArgumentParser(prog="python -m reid.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="+", required=True, help="dataset root(s) with scans/<scene>")
@@ -114,6 +166,15 @@ def main(argv=None):
     parser.add_argument("--embed-dim", type=positive_int, default=128)
     parser.add_argument("--pretrained", action="store_true", help="trunk weights from the local hub cache")
     parser.add_argument("--trunk-weights", help="trunk weights from a local file")
+    parser.add_argument("--freeze-trunk", action="store_true",
+                        help="keep the trunk fixed (its tokens are computed once per view and flip)")
+    parser.add_argument("--unfreeze-blocks", type=int, default=0, metavar="N",
+                        help="with --freeze-trunk: the trunk's last N blocks (and final norm) still train")
+    parser.add_argument("--layer-decay", type=float, default=1.0,
+                        help="learning rate of the k-th unfrozen trunk block from the top: lr * DECAY**k")
+    parser.add_argument("--token-cache", metavar="FOLDER",
+                        help="with --freeze-trunk: store the fixed tokens here, one file per crop kind, and "
+                             "reuse them (other seeds and variants on the same data)")
     parser.add_argument("--trunk-kwargs", default="{}", help="JSON dict for timm.create_model (e.g. depth)")
     parser.add_argument("--frame-step", type=positive_int, default=5, help="use every n-th frame")
     parser.add_argument("--photometric-augment", type=float, default=0.0, metavar="LEVEL",
@@ -123,12 +184,16 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
     args = parser.parse_args(argv)
+    if args.unfreeze_blocks and not args.freeze_trunk:
+        parser.error("--unfreeze-blocks needs --freeze-trunk")
+    if args.freeze_trunk and args.photometric_augment:
+        parser.error("--photometric-augment needs the crops at every step; with --freeze-trunk only flips are used")
     if not (args.photometric_augment >= 0 and math.isfinite(args.photometric_augment)):
         parser.error(f"--photometric-augment must be a finite number >= 0, got {args.photometric_augment}")
     setup_logging(args.quiet)
     try:
         train(args)
-    except (SceneError, CheckpointError, WeightsError, OSError, ValueError) as error:
+    except (SceneError, CheckpointError, WeightsError, TokenCacheError, OSError, ValueError) as error:
         fail(parser.prog, str(error))
 
 
@@ -161,7 +226,8 @@ def train(args):
     else:
         config = ReIDConfig(variant=args.variant or "concat", trunk=args.trunk, img_size=args.img_size,
                             embed_dim=args.embed_dim, pretrained=args.pretrained, trunk_weights=args.trunk_weights,
-                            trunk_kwargs=json.loads(args.trunk_kwargs))
+                            trunk_kwargs=json.loads(args.trunk_kwargs), freeze_trunk=args.freeze_trunk,
+                            unfrozen_blocks=args.unfreeze_blocks)
     model = create_model(config, load_trunk_weights=checkpoint is None and initial is None)
     for source in (checkpoint, initial):
         if source is not None:
@@ -183,12 +249,23 @@ def train(args):
         f"in {len(folders)} scenes" + (f", {len(val_views)} held-out views" if val_views else "")
         + f" ({time.perf_counter() - started:.0f} s)")
 
+    tokens = val_tokens = None
+    if config.freeze_trunk and hasattr(model, "forward_fixed_tokens"):
+        started = time.perf_counter()
+        tokens = load_or_compute_fixed_tokens(model, views.crops, args.token_cache, "train-", device=device)
+        if val_views is not None:
+            val_tokens = load_or_compute_fixed_tokens(model, val_views.crops, args.token_cache, "val-",
+                                                      flips=(False,), device=device)
+        say(f"fixed trunk tokens of {len(views)} views x {tokens.shape[1]} flips "
+            f"({tokens.numel() * 2 / 2 ** 30:.2f} GiB, {time.perf_counter() - started:.0f} s)")
+
     sampler = TripletBatchSampler(views.views, args.instances_per_batch, args.views_per_instance, seed=args.seed,
                                   rank=rank, world_size=world_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError(f"variant {config.variant!r} has nothing to train")
-    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.layer_decay), lr=args.lr,
+                                  weight_decay=args.weight_decay)
     metadata = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0}
     if initial is not None:
         metadata["init_from"] = {"path": str(args.init_from), "epoch": initial.metadata.get("epoch"),
@@ -199,10 +276,13 @@ def train(args):
         metadata = dict(checkpoint.metadata)
     metadata.update({"data": [str(f) for f in folders], "seed": args.seed, "margin": args.margin,
                      "mining": args.mining, "lr": args.lr, "frame_step": args.frame_step,
-                     "photometric_augment": args.photometric_augment,
+                     "photometric_augment": args.photometric_augment, "layer_decay": args.layer_decay,
+                     "token_cache": tokens is not None,
                      "batch": [args.instances_per_batch, args.views_per_instance], "world_size": world_size,
                      "command": "python -m reid.train " + " ".join(os.sys.argv[1:])})
-    network = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    network = FixedTokenHead(model) if tokens is not None else model
+    if distributed:
+        network = torch.nn.parallel.DistributedDataParallel(network)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     total_steps = args.epochs * len(sampler)
@@ -222,13 +302,18 @@ def train(args):
         for batch in tqdm(sampler, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not main_process or args.quiet,
                           leave=False):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps)
+                group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps) * group.get("lr_scale", 1.0)
             index = torch.as_tensor(batch)
-            crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
-                            photometric=args.photometric_augment, fill=model.crop_fill)
+            if tokens is not None:
+                flip = torch.randint(tokens.shape[1], (len(index),), generator=generator)
+                inputs = tokens[index, flip].permute(1, 0, 2, 3).to(device, torch.float32)
+            else:
+                crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
+                                photometric=args.photometric_augment, fill=model.crop_fill)
+                inputs = model.prepare_inputs(crops)
             labels = torch.from_numpy(identities[batch])
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                embeddings = network(model.prepare_inputs(crops))
+                embeddings = network(inputs)
             result = triplet_loss(embeddings.float(), labels.to(device), margin=args.margin, mining=args.mining)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(result.loss).backward()
@@ -244,7 +329,11 @@ def train(args):
         record = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "active": float(np.mean(active)),
                   "seconds": round(seconds, 1), "views_per_s": views_seen / max(seconds, 1e-9)}
         if val_views is not None and main_process:
-            record["val_rank1"], record["val_rank1_twins"] = held_out_rank1(model, val_views, device)
+            if val_tokens is not None:
+                record["val_rank1"], record["val_rank1_twins"] = held_out_rank1_from_tokens(model, val_tokens,
+                                                                                            val_views, device)
+            else:
+                record["val_rank1"], record["val_rank1_twins"] = held_out_rank1(model, val_views, device)
         metadata["history"].append(record)
         metadata.update(epoch=epoch + 1, step=step, seconds=metadata.get("seconds", 0.0) + record["seconds"])
         if main_process:
