@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -17,8 +18,8 @@ from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from
 from reid.cli import BACKENDS, ONNX_RUNTIME_PRECISIONS, PRECISIONS
 from reid.model import ReIDModel, create_model
 
-__all__ = ["Embedder", "DEFAULT_WEIGHTS", "PRECISIONS", "BACKENDS", "check_precision", "check_backend",
-           "check_inference_settings", "cpu_has_native_bfloat16"]
+__all__ = ["Embedder", "DEFAULT_WEIGHTS", "weights_sha256", "PRECISIONS", "BACKENDS", "check_precision",
+           "check_backend", "check_inference_settings", "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
@@ -95,6 +96,16 @@ def check_inference_settings(device: Device = None, precision: str = "float32", 
     return device
 
 
+def weights_sha256(model: torch.nn.Module) -> str:
+    """SHA-256 (hex) of a model's state dict: every entry's name, shape and float32 bytes, in name
+    order. Casting to float32 makes an fp16 checkpoint upcast on the CPU hash as it does on CUDA."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(f"{key}{tuple(value.shape)}".encode())
+        digest.update(value.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 class Embedder:
     """A re-ID model ready for inference: crops, normalisation, batching, device placement.
 
@@ -110,6 +121,9 @@ class Embedder:
         bfloat16: 1.5-1.7x the float32 throughput from batch 8 on this project's CPU, features within
         a cosine of 1e-5 of float32's; see README), or ``int8`` (backend ``onnxruntime`` only: weights
         quantised to int8; see README for its speed and rank-1). See :data:`PRECISIONS`.
+    name : str, optional
+        What the model is called on the command line: ``default``, ``variant:NAME`` or a checkpoint
+        path (the constructors set it); default ``variant:<its variant>``.
     metadata : dict, optional
         Training metadata of the checkpoint the model came from.
     compile : bool
@@ -120,6 +134,13 @@ class Embedder:
         ONNX Runtime (CPU, float32 or int8; the optional packages ``onnxruntime`` and ``onnx``; the export is
         checked against the torch model; faster at small batches on this project's CPU, see README).
         See :data:`BACKENDS`.
+
+    Attributes
+    ----------
+    name : str
+    weights_sha256 : str
+        SHA-256 of the model's weights as float32 (see :func:`weights_sha256`), taken before any
+        precision change: the same for every device, precision and backend that runs these weights.
 
     Raises
     ------
@@ -133,11 +154,13 @@ class Embedder:
 
     def __init__(self, model: ReIDModel, device: Device = None, batch_size: int = 64,
                  precision: str = "float32", metadata: Optional[Dict[str, Any]] = None, compile: bool = False,
-                 backend: str = "torch"):
+                 backend: str = "torch", name: Optional[str] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = check_inference_settings(device, precision, backend, compile)
         self.backend, self.precision = backend, precision
+        self.name = name or f"variant:{model.config.variant}"
+        self.weights_sha256 = weights_sha256(model)
         dtype = torch.float16 if precision == "float16" else torch.float32  # int8: the ONNX graph's business
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.batch_size = int(batch_size)
@@ -161,7 +184,7 @@ class Embedder:
         for baselines (``no-train`` with ``pretrained=True``) and experiments.
         """
         return cls(create_model(name, **config_overrides), device=device, batch_size=batch_size,
-                   precision=precision, compile=compile, backend=backend)
+                   precision=precision, compile=compile, backend=backend, name=f"variant:{name}")
 
     @classmethod
     def from_checkpoint(cls, path: Union[str, os.PathLike], device: Device = None,
@@ -175,7 +198,7 @@ class Embedder:
             precision = "float16" if (checkpoint.dtype == "float16" and device.type == "cuda") else "float32"
         model = model_from_checkpoint(checkpoint, device="cpu")
         return cls(model, device=device, batch_size=batch_size, precision=precision,
-                   metadata=checkpoint.metadata, compile=compile, backend=backend)
+                   metadata=checkpoint.metadata, compile=compile, backend=backend, name=os.path.abspath(path))
 
     @classmethod
     def default(cls, device: Device = None, batch_size: int = 64,
@@ -195,8 +218,10 @@ class Embedder:
                 f"installation; train one with `python -m reid.train --data ROOT --variant early-fusion "
                 f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
         with resources.as_file(resource) as path:
-            return cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision,
-                                       compile=compile, backend=backend)
+            embedder = cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision,
+                                           compile=compile, backend=backend)
+        embedder.name = "default"
+        return embedder
 
     @classmethod
     def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64,

@@ -64,6 +64,35 @@ class GalleryFileError(ValueError):
     """A gallery file that cannot be read; the message names the file."""
 
 
+class GalleryModelError(GalleryFileError):
+    """A gallery filled by another embedding model than the one given: its features and the new ones
+    cannot be compared. The message names the file and both models."""
+
+
+@dataclass(frozen=True)
+class EmbeddingModelId:
+    """The embedding model whose features fill a gallery.
+
+    Attributes
+    ----------
+    name : str
+        What it is called on the command line (``default``, ``variant:NAME`` or a checkpoint path).
+    weights_sha256 : str
+        SHA-256 of its weights (``reid.embedder.weights_sha256``): what decides whether two are the same.
+    """
+
+    name: str
+    weights_sha256: str
+
+    @classmethod
+    def of(cls, embedder):
+        """The id of a ``reid.embedder.Embedder`` (its ``name`` and ``weights_sha256``)."""
+        return cls(str(embedder.name), str(embedder.weights_sha256))
+
+    def __str__(self):
+        return f"'{self.name}' (weights sha256 {self.weights_sha256[:12]})"
+
+
 @dataclass
 class GalleryResult:
     """One identity returned by :meth:`LongTermGallery.query` or :meth:`LongTermGallery.entry`.
@@ -123,6 +152,12 @@ class LongTermGallery:
     faiss_candidates : int
     initial_capacity : int
         Identities allocated up front; the storage doubles when full.
+
+    Attributes
+    ----------
+    model : EmbeddingModelId or None
+        The embedding model that filled the gallery, when recorded (saved and loaded with it; files
+        written before it was recorded load with None).
     """
 
     def __init__(self, bank_size=100, max_frame_ranges=64, position_history=30, max_distance=0.3,
@@ -150,8 +185,38 @@ class LongTermGallery:
                 log.warning("gallery: faiss requested but not installed, using exact search")
         self.feature_dim = None
         self.size = 0
+        self.model = None
         self._row_of = {}
         self._allocate(max(1, int(initial_capacity)))
+
+    def check_model(self, model, source="gallery"):
+        """Refuse features of another embedding model; record ``model`` as the one filling the gallery.
+
+        Parameters
+        ----------
+        model : EmbeddingModelId
+            The model whose features will be compared with the stored ones.
+        source : str
+            What to call the gallery in messages (its file).
+
+        Raises
+        ------
+        GalleryModelError
+            When the gallery records another model (other weights), naming both.
+
+        Notes
+        -----
+        A gallery without a recorded model (a file written before models were recorded) is accepted
+        with a one-line warning, and takes ``model`` from then on.
+        """
+        if self.model is None:
+            if self.size:
+                log.warning("%s: no embedding model recorded (an older gallery file); assuming %s filled it",
+                            source, model)
+        elif self.model.weights_sha256 != model.weights_sha256:
+            raise GalleryModelError(f"{source}: filled by the embedding model {self.model}, not by {model}; "
+                                    f"use the same model (--reid) as the run that wrote it")
+        self.model = model
 
     def __getstate__(self):
         """Picklable / deep-copyable state: the faiss module and index are left out (rebuilt on use)."""
@@ -879,6 +944,9 @@ class LongTermGallery:
             "range_offsets": offsets, "ranges": ranges,
             "feature_dim": np.int64(dim),
         }
+        if self.model is not None:
+            arrays["model_name"] = np.array(self.model.name)
+            arrays["model_weights_sha256"] = np.array(self.model.weights_sha256)
         with atomic_output(path, "wb") as handle:
             np.savez_compressed(handle, **arrays)
         return path
@@ -908,6 +976,12 @@ class LongTermGallery:
                 arrays = {key: data[key] for key in data.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             raise GalleryFileError(f"{path}: not a gallery file ({error})") from error
+        version = int(arrays["format_version"]) if arrays.get("format_version", np.zeros(0)).size == 1 else None
+        if version is None:
+            raise GalleryFileError(f"{path}: not a gallery file (no format version)")
+        if version != FORMAT_VERSION:
+            raise GalleryFileError(f"{path}: gallery file format version {version}; this version of the tracker "
+                                   f"reads version {FORMAT_VERSION} only")
         try:
             return cls._from_arrays(arrays, overrides)
         except (KeyError, ValueError, IndexError, TypeError) as error:
@@ -959,4 +1033,7 @@ class LongTermGallery:
         gallery._positions_stale[:n] = gallery._position_count[:n] > 0     # medians computed when read
         gallery._row_of = {int(track_id): row for row, track_id in enumerate(ids)}
         gallery.size = n
+        if "model_weights_sha256" in arrays:
+            gallery.model = EmbeddingModelId(str(arrays["model_name"].item()),
+                                             str(arrays["model_weights_sha256"].item()))
         return gallery

@@ -5,7 +5,8 @@
 Writes ``OUT/SCENE.txt`` (MOTChallenge: ``frame,id,x,y,w,h,score,-1,-1,-1``, frame = ScanNet frame
 index + 1, only confirmed tracks updated in that frame), the long-term gallery
 ``OUT/SCENE.gallery.npz`` beside it, ``OUT/SCENE.summary.json`` (the counts below and every tracker
-setting) and, with ``--video``, an annotated ``OUT/SCENE.mp4``. ``--set`` changes
+setting), with ``--video`` an annotated ``OUT/SCENE.mp4`` and, with ``--rerun FILE.rrd``, a rerun.io
+recording (:mod:`tracker.recording`; needs ``pip install rerun-sdk``). ``--set`` changes
 :class:`tracker.TrackerConfig` settings (as ``benchmarks.tracking --set`` does).
 
 The closing summary counts what went wrong: frames skipped (a colour image that cannot be read, each
@@ -31,7 +32,7 @@ from .config import jsonable_overrides, parse_config_overrides
 from .detectors import DETECTORS, create_detector
 from .detectors.file import DetectionFileError
 from .draw import VideoWriter, draw_tracks
-from .gallery import GalleryFileError, LongTermGallery
+from .gallery import EmbeddingModelId, GalleryFileError, LongTermGallery
 from .io import mot_lines, write_mot
 from .tracker import Tracker, TrackerConfig
 
@@ -49,8 +50,11 @@ def changed_settings(config):
 
 
 def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
-                use_depth=True):
+                use_depth=True, recording=None):
     """Run the tracker over a scene and write its outputs; returns the summary dict.
+
+    ``recording`` (a :class:`tracker.recording.SceneRecording`, optional) logs every tracked frame
+    and is closed at the end.
 
     Besides the outputs' figures the summary counts what went wrong: ``skipped_files`` (colour
     images that could not be read), ``pose_unknown`` and ``no_depth`` (frames tracked without them;
@@ -84,9 +88,13 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
             track_ids.update(track.track_id for track in tracks)
             if writer is not None:
                 writer.write(draw_tracks(frame.rgb, tracks))
+            if recording is not None:
+                recording.log_frame(frame, tracks)
     finally:
         if writer is not None:
             writer.close()
+        if recording is not None:
+            recording.close()
     seconds = time.perf_counter() - started
     write_mot(out_dir / f"{scene.name}.txt", lines)
     tracker.gallery.save(out_dir / f"{scene.name}.gallery.npz")
@@ -139,6 +147,9 @@ def main(argv=None):
     parser.add_argument("--gallery", help="a saved gallery to continue from (same room, later visit)")
     parser.add_argument("--rgb-only", action="store_true", help="ignore depth and pose")
     parser.add_argument("--video", action="store_true", help="also write an annotated mp4")
+    parser.add_argument("--rerun", metavar="FILE.rrd",
+                        help="also write a rerun.io recording (camera, images, boxes, identities in 3D; "
+                             "needs pip install rerun-sdk)")
     parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.add_argument("--label-map", help="scannetv2-labels.combined.tsv, for real ScanNet label ids")
@@ -174,8 +185,14 @@ def main(argv=None):
                                        compile=args.compile, backend=args.backend or "torch")
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
         tracker = Tracker(TrackerConfig(**overrides), embedder=embedder, gallery=gallery)
+        tracker.gallery.check_model(EmbeddingModelId.of(embedder), args.gallery or "gallery")
+        recording = None
+        if args.rerun:
+            from .recording import SceneRecording
+            recording = SceneRecording(args.rerun, scene.name)
         summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
-                              max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only)
+                              max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only,
+                              recording=recording)
     except (SceneError, DetectionFileError, CheckpointError, WeightsError, GalleryFileError, OSError,
             ValueError, ImportError) as error:
         fail(parser.prog, str(error))

@@ -65,6 +65,9 @@ class Track:
         First and latest frame with an assigned detection.
     features : FeatureBank
         The recent features (a view of the track's row of its store).
+    from_gallery : bool
+        Whether the track carries an identity that came back from the long-term gallery (a returning
+        object given its old ID) rather than a new one.
     pending_observations : list of (int, ndarray or None, ndarray or None)
         ``(frame, feature, world position)`` not yet copied to the long-term gallery (the tracker
         copies them once the track is confirmed, then every frame; at most ``n_init`` accumulate).
@@ -92,6 +95,7 @@ class Track:
         self._use_row(store, store.acquire())
         self.last_detection = detection
         self.pending_observations = []
+        self.from_gallery = False
 
     def _observe(self, detection, frame_index):
         self.pending_observations.append((int(frame_index), detection.feature, detection.world_position))

@@ -821,6 +821,7 @@ class Tracker:
         track = self._new_track(track_id, detection, frame_index, confirmed=True)
         position = self._gallery.world_position(track_id) if detection.world_position is None else None
         track.remember(self._gallery.features(track_id), position)
+        track.from_gallery = True
         return track
 
     def _adopt_gallery_ids_on_confirmation(self):
@@ -839,6 +840,7 @@ class Tracker:
             if match is not None:
                 log.debug("track %d is identity %d, back from the gallery", track.track_id, match[0])
                 track.track_id = match[0]
+                track.from_gallery = True
                 track.remember(gallery.features(match[0]))
                 self.reactivations += 1
 
