@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from reid.cli import ArgumentParser, fail, parse_size, positive_int
+from reid.cli import ArgumentParser, MissingDependencyError, fail, parse_size, positive_int
 from reid.data.generate import generate_scene
 from reid.fileio import atomic_write_json, atomic_write_text
 
@@ -80,6 +80,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--core", type=int, default=0, help="CPU core to pin to (default 0)")
     args = parser.parse_args(argv)
+    try:
+        from reid.data.render import SceneRenderer  # noqa: F401  (pybullet: one error line before any work)
+    except MissingDependencyError as error:
+        fail(PROG, str(error))
     try:
         pinning = pin_to_core(args.core)
     except OSError as error:

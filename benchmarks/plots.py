@@ -2,15 +2,25 @@
 import io
 import math
 
+from reid.cli import MissingDependencyError, fail, import_optional
 from reid.fileio import atomic_output
 
 
 def pyplot():
-    """``matplotlib.pyplot`` on the non-interactive Agg backend (no display needed)."""
-    import matplotlib
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (no display needed); a
+    :class:`reid.cli.MissingDependencyError` naming the ``bench`` extra when matplotlib is not installed."""
+    matplotlib = import_optional("matplotlib", "drawing the benchmark figures", "bench")
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
+    return import_optional("matplotlib.pyplot", "drawing the benchmark figures", "bench")
+
+
+def require_matplotlib(prog):
+    """Exit with one error line naming the ``bench`` extra when matplotlib is missing: called by the
+    harnesses that draw a figure, before their long work."""
+    try:
+        pyplot()
+    except MissingDependencyError as error:
+        fail(prog, str(error))
 
 
 def save_figure(figure, path, dpi=120):

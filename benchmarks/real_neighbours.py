@@ -231,6 +231,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if Path(args.out).suffix.lower() != ".png":
         parser.error(f"--out {args.out} must name a .png file")
+    from benchmarks.plots import require_matplotlib
+    require_matplotlib(PROG)
     setup_logging(quiet=True)
     try:
         entries = load_boxes(args.boxes)

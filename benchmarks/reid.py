@@ -56,7 +56,7 @@ from reid.fileio import atomic_write_json, atomic_write_text
 from reid.views import load_views, scene_folders
 
 from .photometric import PhotometricChange
-from .plots import cmc_figure, finite, save_figure
+from .plots import cmc_figure, finite, require_matplotlib, save_figure
 from .room_sets import parse_room_sets
 
 log = logging.getLogger("benchmarks")
@@ -217,10 +217,26 @@ class ViewCache:
 
 # ------------------------------------------------------------------------------------------- methods
 
-def _embedder_features(embedder, cache):
+def _embedder_features(embedder, cache, token_cache=None):
+    """Features of an embedder's views; a frozen-trunk model with ``token_cache`` (a folder) runs its
+    trunk's fixed part once per crop kind and view set for every checkpoint that shares it."""
     model = embedder.model
     view_set = cache.get(model.img_size, model.crop_kinds, fill=model.crop_fill, margin=embedder.config.crop_margin)
-    return embedder.embed_crops(view_set.crops), view_set
+    if not (token_cache and model.config.freeze_trunk and hasattr(model, "forward_fixed_tokens")
+            and embedder.backend == "torch" and embedder.precision == "float32"):
+        return embedder.embed_crops(view_set.crops), view_set
+    import hashlib
+    import torch
+    from reid.token_cache import load_or_compute_fixed_tokens
+    rooms = "|".join(str(folder) for folder in cache.folders) + f"|{cache.frame_step}|{cache.episode_gap}|{cache.min_side}"
+    prefix = "eval-" + hashlib.sha1(rooms.encode()).hexdigest()[:12] + "-"
+    tokens = load_or_compute_fixed_tokens(model, view_set.crops, token_cache, prefix, flips=(False,))
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        model.eval()
+        features = [model.forward_fixed_tokens(tokens[i:i + 256, 0].permute(1, 0, 2, 3).to(device, torch.float32))
+                    .float().cpu() for i in range(0, len(tokens), 256)]
+    return torch.cat(features).numpy(), view_set
 
 
 def _describe(embedder):
@@ -255,7 +271,7 @@ def deepsort_features(crops, embedder=None, chunk=256):
 
 
 def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
-                    deepsort_size=224, precision=None, backend="torch"):
+                    deepsort_size=224, precision=None, backend="torch", token_cache=None):
     """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run.
     ``precision`` and ``backend`` are our embedders' (``reid.embedder``)."""
     from reid.checkpoint import CheckpointNotFoundError
@@ -271,7 +287,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         epoch = embedder.metadata.get("epoch")
         if epoch is not None:
             notes.append(f"trained {epoch} epochs")
-        features, view_set = _embedder_features(embedder, cache)
+        features, view_set = _embedder_features(embedder, cache, token_cache)
         return features, view_set, notes, {"source": str(path), "dim": embedder.dim}
     if method == "colour-histogram":
         view_set = cache.get(64, ("full",))
@@ -357,11 +373,12 @@ def summary_row(method, summary, view_set, notes, extra, seconds, folds):
 
 def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_gap=30, min_side=12,
                   untrained=False, device=None, trunk_weights=None, deepsort_size=224, echo=print,
-                  frame_transform=None, precision=None, backend="torch"):
+                  frame_transform=None, precision=None, backend="torch", token_cache=None):
     """Evaluate every method on the same views; returns the list of rows. ``frame_transform`` (e.g. a
     :class:`benchmarks.photometric.PhotometricChange`) changes every colour frame before cropping;
     ``precision`` (``reid.embedder.PRECISIONS``) is our embedders' (None: each checkpoint's default),
-    ``backend`` (``reid.embedder.BACKENDS``) theirs too."""
+    ``backend`` (``reid.embedder.BACKENDS``) theirs too; ``token_cache`` (a folder) stores the fixed
+    trunk tokens of frozen-trunk checkpoints (:mod:`reid.token_cache`) for reuse across rows and runs."""
     cache = ViewCache(folders, frame_step, episode_gap, min_side, frame_transform=frame_transform)
     rows = []
     for method in methods:
@@ -369,7 +386,7 @@ def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_
         try:
             features, view_set, notes, extra = method_features(
                 method, cache, checkpoints, untrained=untrained, device=device, trunk_weights=trunk_weights,
-                deepsort_size=deepsort_size, precision=precision, backend=backend)
+                deepsort_size=deepsort_size, precision=precision, backend=backend, token_cache=token_cache)
             summary = evaluate(features, view_set, folds=folds, ranks=CMC_RANKS)
             row = summary_row(method, summary, view_set, notes, extra, time.perf_counter() - started, folds)
         except Skip as reason:
@@ -537,11 +554,15 @@ def main(argv=None):
     add_precision_argument(parser, note="; our embedders only, deepSORT's MobileNetV2 stays float32")
     add_backend_argument(parser, note="; our embedders only")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--token-cache", metavar="FOLDER",
+                        help="frozen-trunk checkpoints: compute the trunk's tokens of each view once, store them "
+                             "here and share them between rows and runs (reid.token_cache)")
     parser.add_argument("--photometric", type=float, default=0.0, metavar="LEVEL",
                         help="change every frame's exposure (N(0, LEVEL) stops) and white balance (N(0, LEVEL/4) "
                              "stops) before cropping, seeded per frame (benchmarks/photometric.py; default 0: none)")
     parser.add_argument("--photometric-seed", type=int, default=0, help="seed of --photometric (default 0)")
     args = parser.parse_args(argv)
+    require_matplotlib(parser.prog)
     try:
         change = PhotometricChange(args.photometric, seed=args.photometric_seed) if args.photometric else None
     except ValueError as error:
@@ -595,7 +616,8 @@ def main(argv=None):
                                      episode_gap=args.episode_gap, min_side=args.min_side, untrained=args.untrained,
                                      device=args.device, trunk_weights=args.trunk_weights,
                                      deepsort_size=args.deepsort_size, echo=lambda line: print(line, flush=True),
-                                     frame_transform=change, precision=args.precision, backend=backend):
+                                     frame_transform=change, precision=args.precision, backend=backend,
+                                     token_cache=args.token_cache):
                 row["rooms"] = label
                 rows.append(row)
         for line in paper_lines():

@@ -29,7 +29,7 @@ from tracker.detectors import create_detector
 from tracker.tracker import TrackerConfig
 
 from .noise import FULL, KINDS, NoiseConfig, NoisyDetector
-from .plots import finite, pyplot, save_figure
+from .plots import finite, pyplot, require_matplotlib, save_figure
 from .tracking import (_fmt, add_common_arguments, available_rows, config_note, jsonable_overrides, mean_rows,
                        open_scenes_and_embedder, parse_trackers, run_scene, score_scenes)
 from .tracking_metrics import TrackEvalMissing
@@ -235,6 +235,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    require_matplotlib(PROG)
     setup_logging(quiet=args.quiet)
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")

@@ -46,7 +46,7 @@ from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argum
 from reid.data.scannet import SceneError
 from reid.fileio import atomic_write_json
 
-from .plots import finite, pyplot, save_figure
+from .plots import finite, pyplot, require_matplotlib, save_figure
 
 LIVE_TRACKS = (10, 50, 100, 200)
 GALLERY_ENTRIES = (1_000, 10_000, 100_000, 1_000_000)
@@ -740,6 +740,7 @@ def main(argv=None):
                                                  "the torch rows")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    require_matplotlib(parser.prog)
     setup_logging(quiet=True)
     if args.new_per_frame < 0:
         parser.error("--new-per-frame must be >= 0")

@@ -1,5 +1,6 @@
 """Small helpers shared by the command-line entry points: one-line errors and argument types."""
 import argparse
+import importlib
 import logging
 import sys
 
@@ -64,6 +65,23 @@ def setup_logging(quiet=False):
     """Warnings (and info unless ``quiet``) to stderr as ``LEVEL: message`` lines."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s: %(message)s",
                         stream=sys.stderr)
+
+
+class MissingDependencyError(ImportError):
+    """An optional package is not installed; the message is one line that names the extra installing it."""
+
+
+def import_optional(module, purpose, extra):
+    """``importlib.import_module(module)``, or :class:`MissingDependencyError` when its package is not
+    installed, e.g. "the scene generator needs pybullet: pip install 'where-did-i-see-it[generate]'".
+    An ImportError from inside an installed package is raised as it is."""
+    package = module.split(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is not None and error.name.split(".")[0] != package:
+            raise
+        raise MissingDependencyError(f"{purpose} needs {package}: pip install 'where-did-i-see-it[{extra}]'") from error
 
 
 def fail(prog, message, code=2):

@@ -1,3 +1,4 @@
+import socket
 import subprocess
 import sys
 
@@ -42,3 +43,11 @@ def run_module():
     def run(*args, cwd=None):
         return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
     return run
+
+
+@pytest.fixture
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on: bound to port 0, read back, released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

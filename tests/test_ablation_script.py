@@ -5,6 +5,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.sh"
 
 
@@ -18,6 +20,7 @@ def fake_python(folder):
                 VARIANTS="full")
 
 
+@pytest.mark.slow  # waits for a 3 s run
 def test_copies_share_runs_and_keep_each_others_locks(tmp_path):
     env = fake_python(tmp_path)
     out = tmp_path / "runs"
@@ -40,3 +43,21 @@ def test_copies_share_runs_and_keep_each_others_locks(tmp_path):
     again = subprocess.run(["bash", str(SCRIPT), str(out), "3", "0", "1"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=30)
     assert again.returncode == 0 and len((tmp_path / "calls").read_text().splitlines()) == 2  # finished: skipped
+
+
+def test_one_copy_trains_each_run_once_and_skips_finished_ones(tmp_path):
+    env = dict(fake_python(tmp_path), VARIANTS="full concat")
+    out = tmp_path / "runs"
+    done = subprocess.run(["bash", str(SCRIPT), str(out), "2", "0", "2"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert [c.split("--out ")[1].split()[0] for c in calls] == [str(out / f"{v}-s{s}.pt")
+                                                                 for s in (0, 2) for v in ("full", "concat")]
+    assert all("-m reid.train" in c and "--epochs 2" in c and "--resume" in c for c in calls)
+    assert all(f"--variant {v} " in calls[i] for i, v in enumerate(("full", "concat", "full", "concat")))
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".log") == sorted(
+        f"{v}-s{s}.pt.done" for s in (0, 2) for v in ("full", "concat"))    # every lock released
+    again = subprocess.run(["bash", str(SCRIPT), str(out), "2", "0", "2"], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=30)
+    assert again.returncode == 0 and len((tmp_path / "calls").read_text().splitlines()) == 4   # all done: skipped

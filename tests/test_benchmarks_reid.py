@@ -65,6 +65,7 @@ def _deepsort_imports():
         return False
 
 
+@pytest.mark.slow
 def test_rows_follow_the_contract(benchmark_run):
     result, out = benchmark_run
     assert result.returncode == 0, result.stderr
@@ -94,6 +95,7 @@ def test_rows_follow_the_contract(benchmark_run):
     assert by_method["colour-histogram"]["rank1"] > 0.2
 
 
+@pytest.mark.slow
 def test_missing_and_skipped_rows_are_reported_not_faked(benchmark_run):
     result, out = benchmark_run
     by_method = {r["method"]: r for r in json.loads((out / "results.json").read_text())}
@@ -243,6 +245,7 @@ def test_photometric_change_reaches_every_method_and_hurts_the_histogram(scene_r
     assert changed["rank1"] < clean["rank1"] and changed["mAP"] < clean["mAP"]
 
 
+@pytest.mark.slow
 def test_masked_histograms_split_the_crop(scene_root, tmp_path):
     result = run("--data", str(scene_root), "--methods", "colour-histogram", "colour-histogram-foreground",
                  "colour-histogram-background", "--folds", "2", "--frame-step", "2", "--episode-gap", "5",
@@ -299,6 +302,7 @@ def test_machine_line_names_the_device_the_backend_runs_on(scene_root, tiny_conc
     assert "device cuda" not in report
 
 
+@pytest.mark.slow
 def test_room_sets_are_scored_apart_and_side_by_side(scene_root, tmp_path):
     styled = tmp_path / "styled"
     generate_scene(styled, index=0, seed=123, frames=40, size=(96, 72), split="val")

@@ -253,6 +253,7 @@ def deepsort_importable():
     return True
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_writes_the_json_markdown_and_png_contract(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data
@@ -294,6 +295,7 @@ def test_cli_end_to_end_writes_the_json_markdown_and_png_contract(bench_data, tm
     assert image is not None and image.shape[1] > image.shape[0]  # two panels side by side
 
 
+@pytest.mark.slow
 def test_cli_bad_level_is_a_one_line_error(tmp_path, run_module):
     result = run_module("benchmarks.robustness", "--data", str(tmp_path), "--scenes", "scene0000_00", "--levels",
                         "0", "1.5", "--out", str(tmp_path / "out"), "--trackers", "ours", "--quiet")
@@ -303,6 +305,7 @@ def test_cli_bad_level_is_a_one_line_error(tmp_path, run_module):
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module):
     root, checkpoint = bench_data
     result = run_module("benchmarks.robustness", "--data", str(root), "--scenes", "scene0042_00", "--levels", "0",
@@ -313,6 +316,7 @@ def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module)
     assert "Traceback" not in result.stderr and not (tmp_path / "out" / "results.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_add_levels_keeps_the_earlier_levels_of_the_same_settings(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data

@@ -45,6 +45,7 @@ def scene_root(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
     out = tmp_path / "speed"
     result = run("--quick", "--out", str(out), "--live", "5", "20", "--gallery-sizes", "100", "1e3", "--frames", "3",
@@ -92,6 +93,7 @@ def test_quick_run_writes_the_speed_report(scene_root, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_end_to_end_is_skipped_without_a_scene(tmp_path):
     result = run("--quick", "--out", str(tmp_path), "--skip", "tracker", "embedder", "training")
     assert result.returncode == 0, result.stderr
@@ -115,6 +117,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     assert len(lines) == 1 and message in lines[0], lines
 
 
+@pytest.mark.slow
 def test_baseline_version_is_timed_alternately_and_compared(tmp_path):
     import shutil
     shutil.copytree(REPO / "tracker", tmp_path / "older" / "tracker",
@@ -217,6 +220,7 @@ def test_embedder_precisions_are_timed_side_by_side(monkeypatch):
         speed.bench_embedder(embedder, [1], repeats=1, min_objects=1, precisions=["float16"])
 
 
+@pytest.mark.slow
 def test_compiled_rows_alternate_with_the_eager_ones():
     embedder = tiny_embedder()
     rows = speed.bench_embedder(embedder, [2], repeats=2, min_objects=2, echo=lambda line: None, compiled=True)
@@ -251,6 +255,7 @@ def test_int8_rows_run_on_onnxruntime_only():
     assert positive(rows[2]["ratio_to_first"])
 
 
+@pytest.mark.slow
 def test_cli_records_the_backend_and_times_int8(tiny_checkpoint, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "out"

@@ -125,6 +125,7 @@ def check_contract(out, trackers, frames):
     return rows
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_writes_the_json_and_markdown_contract(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data
@@ -136,6 +137,7 @@ def test_cli_end_to_end_writes_the_json_and_markdown_contract(bench_data, tmp_pa
     assert "| ours | scene0000_00 |" in result.stdout  # the table is printed too
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_with_deepsort(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     with warnings.catch_warnings():
@@ -154,6 +156,7 @@ def test_cli_end_to_end_with_deepsort(bench_data, tmp_path, run_module):
     assert by_name["deepsort"]["gt_objects"] == by_name["ours"]["gt_objects"]  # same ground truth
 
 
+@pytest.mark.slow
 def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module):
     root, checkpoint = bench_data
     result = run_module("benchmarks.tracking", "--data", str(root), "--scenes", "scene0000_00", "scene0042_00",
@@ -184,6 +187,7 @@ def test_config_overrides_are_typed_and_checked():
     assert no_gallery.tracker.config.world_gate_metres == 0.5 and no_gallery.tracker.config.use_gallery is False
 
 
+@pytest.mark.slow
 def test_cli_settings_change_our_tracker_and_are_recorded(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data
@@ -252,6 +256,7 @@ def test_frame_transform_changes_the_frames_every_tracker_sees(bench_data, monke
     assert sum(count for _, _, count in seen) > 0                    # detections still come from the masks
 
 
+@pytest.mark.slow
 def test_cli_photometric_is_recorded_and_checked(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data
@@ -269,6 +274,7 @@ def test_cli_photometric_is_recorded_and_checked(bench_data, tmp_path, run_modul
     assert result.returncode == 2 and "--photometric" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_int8_embedder_is_recorded(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     pytest.importorskip("onnxruntime")
@@ -281,6 +287,7 @@ def test_cli_int8_embedder_is_recorded(bench_data, tmp_path, run_module):
     check_contract(tmp_path, ["ours"], 10)
 
 
+@pytest.mark.slow
 def test_cli_room_sets_run_apart_and_side_by_side(bench_data, tmp_path, run_module):
     pytest.importorskip("trackeval")
     root, checkpoint = bench_data

@@ -77,6 +77,7 @@ def test_the_token_cache_is_reused_and_refused_for_other_settings(tmp_path):
         load_or_compute_fixed_tokens(tiny("concat", unfrozen=1), crops, str(tmp_path), "train-", flips=(False, True))
 
 
+@pytest.mark.slow
 def test_head_training_on_stored_tokens_keeps_the_trunk_and_records_the_recipe(tiny_scene, tmp_path):
     init = tmp_path / "init.pt"
     out, cache = tmp_path / "head.pt", tmp_path / "tokens"
@@ -106,6 +107,7 @@ def test_head_training_on_stored_tokens_keeps_the_trunk_and_records_the_recipe(t
     assert all("val_rank1" in h for h in history)
 
 
+@pytest.mark.slow
 def test_photometric_augmentation_is_refused_with_a_frozen_trunk(tiny_scene, tmp_path, run_module):
     result = run_module("reid.train", "--data", str(tiny_scene), "--out", str(tmp_path / "m.pt"), "--freeze-trunk",
                         "--photometric-augment", "0.5")

@@ -113,6 +113,7 @@ def test_exact_with_depth_at_its_own_resolution(tiny_scene):
     assert count > 500 and agreement > 0.96  # at 64x48 a few percent of the pixels lie on object edges
 
 
+@pytest.mark.slow
 def test_objects_come_back_after_at_least_100_frames():
     """At 400 frames, at least 5 objects re-enter the view after >= 100 frames away."""
     import tempfile
@@ -131,6 +132,7 @@ def test_find_revisits_by_hand():
     assert find_revisits(frames, visible, min_gap=250) == []
 
 
+@pytest.mark.slow
 def test_deterministic_per_seed_and_parallel_workers_agree(tmp_path, run_module):
     args = ["reid.data.generate", "--scenes", "2", "--frames", "6", "--size", "48x36", "--seed", "9", "--quiet"]
     first = run_module(*args, "--out", str(tmp_path / "a"))

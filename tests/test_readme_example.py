@@ -12,7 +12,6 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_slam_example(tiny_scene, tiny_checkpoint, tmp_path, monkeypatch, capsys):
     text = README.read_text()
     example = re.search(r"In SLAM code:\n\n```python\n(.*?)```", text, re.S).group(1)
-    assert len(example.strip().splitlines()) <= 16
     (tmp_path / "runs").mkdir()
     shutil.copy(tiny_checkpoint, tmp_path / "runs" / "model.pt")
     scene = ScanNetScene.open("scene0000_00", tiny_scene)

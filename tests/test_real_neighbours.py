@@ -64,6 +64,7 @@ BOXES = [
 ]
 
 
+@pytest.mark.slow
 def test_figure_and_ranks(tmp_path, images, tiny_checkpoint):
     boxes = write_boxes(tmp_path / "boxes.json", BOXES)
     out = tmp_path / "figs" / "neighbours.png"

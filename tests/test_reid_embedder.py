@@ -192,6 +192,7 @@ def test_bfloat16_features_stay_close_to_float32(monkeypatch):
     np.testing.assert_array_equal(similarity(features).argmax(1), similarity(reference).argmax(1))
 
 
+@pytest.mark.slow
 def test_compiled_embedder_gives_the_eager_features(concat):
     rgb, boxes, masks = frame()
     compiled = Embedder(concat.model, device="cpu", compile=True)
@@ -258,6 +259,7 @@ def _scene_crops(root, embedder):
                       margin=embedder.config.crop_margin, frame_step=5, min_side=6).crops
 
 
+@pytest.mark.slow
 def test_int8_backend_on_the_shipped_model_is_quantised_and_close_to_float32(tiny_scene):
     pytest.importorskip("onnxruntime")
     reference = Embedder.default(device="cpu")

@@ -175,6 +175,7 @@ def test_sensor_depth_of_a_room_differs_from_the_perfect_one_by_noise_not_by_off
     assert abs(np.median(noisy[both] - perfect[both])) < 60   # millimetres
 
 
+@pytest.mark.slow
 def test_generate_cli_split_options(tmp_path, run_module):
     done = run_module("reid.data.generate", "--out", str(tmp_path), "--frames", "4", "--size", "64x48",
                       "--split", "train", "--quiet")

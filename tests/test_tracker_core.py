@@ -28,8 +28,11 @@ def test_detection_box_formats():
 
 
 # ---------------------------------------------------------------------------- Kalman filter
-def test_chi_square_gate_for_four_dof():
-    assert CHI2INV95[4] == pytest.approx(9.4877)
+def test_chi_square_gates_are_the_95_percent_quantiles():
+    from scipy.stats import chi2
+    assert {2, 4} <= set(CHI2INV95)   # the position-only and the full-box gate
+    for dof, gate in CHI2INV95.items():
+        assert gate == pytest.approx(chi2.ppf(0.95, dof), rel=1e-4), dof
 
 
 def test_gating_distance_is_the_hand_computed_mahalanobis_distance():

@@ -24,6 +24,7 @@ def damaged_scene(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # python -m: a torch import per run
 def test_run_writes_tracks_and_gallery_and_survives_bad_frames(damaged_scene, tiny_checkpoint, tmp_path, run_module):
     out = tmp_path / "out"
     result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--detector", "gt",
@@ -48,6 +49,7 @@ def test_run_writes_tracks_and_gallery_and_survives_bad_frames(damaged_scene, ti
     assert "IDs re-used from the gallery" in result.stdout and "frames/s" in result.stdout
 
 
+@pytest.mark.slow  # python -m: a torch import per run
 def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkpoint, tmp_path, run_module):
     first = tmp_path / "first"
     result = run_module("tracker.run", "scene0000_00", "--root", str(damaged_scene), "--out", str(first),
@@ -62,6 +64,7 @@ def test_rgb_only_and_continuing_from_a_saved_gallery(damaged_scene, tiny_checkp
         LongTermGallery.load(first / "scene0000_00.gallery.npz").size
 
 
+@pytest.mark.slow  # python -m: a torch import per run
 def test_summary_counts_what_went_wrong_without_a_warning_per_frame(tiny_scene, tiny_checkpoint, tmp_path,
                                                                    run_module):
     shutil.copytree(tiny_scene, tmp_path / "data")
@@ -88,6 +91,7 @@ def test_summary_counts_what_went_wrong_without_a_warning_per_frame(tiny_scene, 
     assert recorded["settings_changed"] == {} and recorded["settings"]["n_init"] == 3
 
 
+@pytest.mark.slow  # python -m: a torch import per run
 def test_settings_from_the_command_line_and_invalid_detections_are_in_the_summary(damaged_scene, tiny_checkpoint,
                                                                                    tmp_path, run_module):
     from tracker.detection import Detection
@@ -110,7 +114,8 @@ def test_settings_from_the_command_line_and_invalid_detections_are_in_the_summar
     assert recorded["settings_changed"] == {"n_init": 1000, "world_gate_metres": 0.5, "ignored_labels": [1, 2]}
     assert recorded["settings"]["n_init"] == 1000 and recorded["invalid_detections"] == 4
 
-@pytest.mark.parametrize("args, message", [
+
+BAD_ARGUMENTS = [
     (["scene0999_00", "--root", "nowhere"], "scene0999_00"),
     (["scene0000_00", "--root", "ROOT", "--detector", "file"], "--detections"),
     (["scene0000_00", "--root", "ROOT", "--detector", "file", "--detections", "missing.json"], "missing.json"),
@@ -122,7 +127,11 @@ def test_settings_from_the_command_line_and_invalid_detections_are_in_the_summar
     (["scene0000_00", "--root", "ROOT", "--set", "no_such_setting=1"], "no_such_setting"),
     (["scene0000_00", "--root", "ROOT", "--set", "n_init=three"], "n_init=three"),
     (["scene0000_00", "--root", "ROOT", "--set", "gallery_index=annoy"], "annoy"),
-])
+]
+
+
+@pytest.mark.slow  # python -m: a torch import per case; test_bad_arguments_in_process_are_one_line is the quick twin
+@pytest.mark.parametrize("args, message", BAD_ARGUMENTS)
 def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, tmp_path, args, message):
     args = [str(damaged_scene) if a == "ROOT" else a for a in args]
     if "--reid" not in args:
@@ -133,6 +142,7 @@ def test_bad_arguments_are_one_line(damaged_scene, tiny_checkpoint, run_module, 
     assert "Traceback" not in result.stderr and len(lines) == 1 and message in lines[0], result.stderr
 
 
+@pytest.mark.slow  # python -m: a torch import per run
 def test_onnxruntime_backend_tracks_like_torch(damaged_scene, tiny_checkpoint, tmp_path, run_module):
     pytest.importorskip("onnxruntime")
     outputs = []
@@ -150,3 +160,36 @@ def test_onnxruntime_backend_tracks_like_torch(damaged_scene, tiny_checkpoint, t
     rows = np.loadtxt(out / "scene0000_00.txt", delimiter=",", ndmin=2)
     reference = np.loadtxt(tmp_path / "torch" / "scene0000_00.txt", delimiter=",", ndmin=2)
     assert len(rows) and abs(len(rows) - len(reference)) <= 0.2 * len(reference)   # int8 features track too
+
+
+# ---------------------------------------------------------------------------- in process (the quick lane)
+@pytest.mark.parametrize("args, message", BAD_ARGUMENTS)
+def test_bad_arguments_in_process_are_one_line(damaged_scene, tiny_checkpoint, tmp_path, monkeypatch, capsys, args,
+                                               message):
+    from tracker.run import main
+    args = [str(damaged_scene) if a == "ROOT" else a for a in args]
+    if "--reid" not in args:
+        args += ["--reid", str(tiny_checkpoint)]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        main([*args, "--out", str(tmp_path)])
+    assert caught.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_in_process_run_writes_tracks_gallery_and_summary(damaged_scene, tiny_checkpoint, tmp_path, capsys):
+    from tracker.run import main
+    out = tmp_path / "out"
+    main(["scene0000_00", "--root", str(damaged_scene), "--out", str(out), "--reid", str(tiny_checkpoint), "--quiet",
+          "--max-frames", "12", "--set", "n_init=2"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("scene0000_00: ")
+    assert any("1 frame skipped" in line and "5.jpg" in line for line in printed), printed   # the unreadable colour
+    rows = read_mot(out / "scene0000_00.txt")
+    frames = set(rows[:, 0].astype(int).tolist())
+    assert frames and 6 not in frames and max(frames) <= 12
+    gallery = LongTermGallery.load(out / "scene0000_00.gallery.npz")
+    assert set(rows[:, 1].astype(int).tolist()) <= set(gallery.ids.tolist())
+    recorded = json.loads((out / "scene0000_00.summary.json").read_text())
+    assert recorded["settings_changed"] == {"n_init": 2} and recorded["skipped_files"][0].endswith("5.jpg")

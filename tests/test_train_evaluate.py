@@ -21,6 +21,7 @@ def train_command(root, out, *extra):
     return [sys.executable, "-m", "reid.train", "--data", str(root), "--out", str(out), *TINY, *extra]
 
 
+@pytest.mark.slow
 def test_tiny_training_run_lowers_the_loss(tiny_scene, tmp_path):
     out = tmp_path / "model.pt"
     result = subprocess.run(train_command(tiny_scene, out, "--epochs", "8", "--lr", "1e-3", "--warmup-steps", "5",
@@ -36,6 +37,7 @@ def test_tiny_training_run_lowers_the_loss(tiny_scene, tmp_path):
     assert "epoch 8" in result.stdout
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_loses_no_finished_epoch(tiny_scene, tmp_path):
     out = tmp_path / "model.pt"
     process = subprocess.Popen(train_command(tiny_scene, out, "--epochs", "400"), stdout=subprocess.DEVNULL,
@@ -64,11 +66,12 @@ def test_resume_after_a_kill_loses_no_finished_epoch(tiny_scene, tmp_path):
     assert resumed.optimizer_state is not None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP test run on Linux")
-def test_ddp_with_two_processes_on_cpu(tiny_scene, tmp_path):
+def test_ddp_with_two_processes_on_cpu(tiny_scene, tmp_path, free_port):
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port),
                "-m", "reid.train", "--data", str(tiny_scene), "--out", str(out), *TINY, "--epochs", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -99,6 +102,7 @@ def test_evaluation_of_oracle_and_histogram_features(tiny_scene):
     np.testing.assert_allclose(np.linalg.norm(histogram, axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_cli(tiny_scene, tmp_path, run_module):
     out = tmp_path / "results.json"
     result = run_module("reid.evaluate", "--data", str(tiny_scene), "--model", "colour-histogram", "--frame-step", "1",
@@ -109,6 +113,7 @@ def test_evaluate_cli(tiny_scene, tmp_path, run_module):
     assert result.returncode != 0 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_stop_after_epoch_keeps_the_schedule_of_all_epochs(tiny_scene, tmp_path):
     out = tmp_path / "model.pt"
     result = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--stop-after-epoch", "2"),
@@ -166,6 +171,7 @@ def test_augment_photometric_leaves_the_fill_of_masked_crops_alone():
     assert not (plain[:, :4] == 128).all()               # without fill=, the fill changes too
 
 
+@pytest.mark.slow
 def test_init_from_fine_tunes_a_checkpoint_with_its_config_and_weights(tiny_scene, tmp_path):
     import torch
     first = tmp_path / "first.pt"
@@ -205,6 +211,7 @@ def test_colour_histogram_leaves_out_the_excluded_colour():
     assert empty.shape == (1, 256) and not empty.any()
 
 
+@pytest.mark.slow
 def test_resume_at_the_stop_epoch_trains_nothing_more(tiny_scene, tmp_path):
     out = tmp_path / "model.pt"
     first = subprocess.run(train_command(tiny_scene, out, "--epochs", "4", "--stop-after-epoch", "1"),
@@ -218,6 +225,7 @@ def test_resume_at_the_stop_epoch_trains_nothing_more(tiny_scene, tmp_path):
     assert out.read_bytes() == before and load_checkpoint(out).metadata["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_evaluate_cli_runs_a_model_in_int8_with_onnxruntime(tiny_scene, tiny_checkpoint, tmp_path, run_module):
     pytest.importorskip("onnxruntime")
     common = ["--data", str(tiny_scene), "--model", str(tiny_checkpoint), "--frame-step", "1", "--episode-gap", "5"]

@@ -4,9 +4,9 @@
 
 Writes ``OUT/SCENE.txt`` (MOTChallenge: ``frame,id,x,y,w,h,score,-1,-1,-1``, frame = ScanNet frame
 index + 1, only confirmed tracks updated in that frame), the long-term gallery
-``OUT/SCENE.gallery.npz`` beside it, ``OUT/SCENE.summary.json`` (the counts below and every tracker
-setting), with ``--video`` an annotated ``OUT/SCENE.mp4`` and, with ``--rerun FILE.rrd``, a rerun.io
-recording (:mod:`tracker.recording`; needs ``pip install rerun-sdk``). ``--set`` changes
+``OUT/SCENE.gallery.npz`` beside it, ``OUT/SCENE.summary.json`` (the scene folder, the counts below and
+every tracker setting), with ``--video`` an annotated ``OUT/SCENE.mp4`` and, with ``--rerun FILE.rrd``,
+a rerun.io recording (:mod:`tracker.recording`; needs ``pip install rerun-sdk``). ``--set`` changes
 :class:`tracker.TrackerConfig` settings (as ``benchmarks.tracking --set`` does).
 
 The closing summary counts what went wrong: frames skipped (a colour image that cannot be read, each
@@ -98,7 +98,9 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     seconds = time.perf_counter() - started
     write_mot(out_dir / f"{scene.name}.txt", lines)
     tracker.gallery.save(out_dir / f"{scene.name}.gallery.npz")
-    summary = {"scene": scene.name, "frames": processed, "tracks": len(track_ids),
+    scene_path = getattr(scene, "path", None)       # the scene folder, for python -m tracker.report
+    summary = {"scene": scene.name, "scene_path": str(Path(scene_path).resolve()) if scene_path else None,
+               "frames": processed, "tracks": len(track_ids),
                "reused_ids": tracker.reactivations, "seconds": seconds,
                "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
                "out": str(out_dir / f"{scene.name}.txt"),

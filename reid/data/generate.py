@@ -3,7 +3,8 @@
 ``python -m reid.data.generate --out ROOT --scenes N --frames F --size WxH --seed S [--workers K]``
 writes ``ROOT/scans/scene%04d_00`` for scene indices ``--first``..``--first+N-1``. A scene depends
 only on (seed, scene index, camera response), so any subset can be regenerated alone and comes out
-identical.
+identical. Rendering needs pybullet, the ``generate`` extra (``pip install 'where-did-i-see-it[generate]'``);
+importing this module does not.
 
 Colour is recorded, by default, through a simulated auto-exposure / auto-white-balance camera
 (``--camera-response auto``), as real RGB-D captures are; ``--camera-response fixed`` keeps the
@@ -30,14 +31,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..cli import ArgumentParser, parse_size, positive_int, setup_logging
+from ..cli import ArgumentParser, MissingDependencyError, fail, parse_size, positive_int, setup_logging
 from .camera_path import camera_path
 from .camera_effects import image_motion
 from .camera_response import AutoExposure
 from .geometry import intrinsics_for_fov
 from .layout import sample_room
 from .nyu40 import STRUCTURE_LABELS
-from .render import SceneRenderer
 from .styles import SPLITS, sample_style, split_code
 from .visibility import find_revisits, min_visible_pixels, visible_instances
 
@@ -85,7 +85,10 @@ def generate_scene(root, index, seed=0, frames=400, size=(320, 240), depth_size=
 
     The scene is written into a hidden temporary folder and renamed into place when complete, so an
     interrupted run never leaves a half-written scene behind.
+
+    Needs pybullet (the ``generate`` extra): :class:`reid.cli.MissingDependencyError` without it.
     """
+    from .render import SceneRenderer  # pybullet, imported by the generator only
     if camera_response not in CAMERA_RESPONSES:
         raise ValueError(f"camera_response must be one of {', '.join(CAMERA_RESPONSES)}, got {camera_response!r}")
     name = scene_name(index)
@@ -258,6 +261,10 @@ def main(argv=None):
         parser.error("--perfect-depth goes with --split (version-2 rooms always have perfect depth)")
     if args.first < 0:
         parser.error(f"--first {args.first} must be >= 0")
+    try:
+        from .render import SceneRenderer  # noqa: F401  (pybullet: one error line before any work without it)
+    except MissingDependencyError as error:
+        fail(parser.prog, str(error))
     try:
         (Path(args.out) / "scans").mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -6,13 +6,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cli import import_optional
+
 
 def _import_pybullet():
-    """Import pybullet without the build-time banner it writes on standard error."""
+    """Import pybullet without the build-time banner it writes on standard error; a
+    :class:`reid.cli.MissingDependencyError` naming the ``generate`` extra when it is not installed."""
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import pybullet
+        pybullet = import_optional("pybullet", "the scene generator", "generate")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
