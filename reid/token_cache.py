@@ -97,7 +97,7 @@ def load_or_compute_fixed_tokens(model, crops: dict, folder: Optional[str] = Non
                                  flips=(False, True), batch_size: int = 64, device=None,
                                  progress=None) -> torch.Tensor:
     """Fixed-part tokens of every stream of ``model`` (its ``crop_kinds``), per kind read from
-    ``folder/PREFIXKIND.pt`` when that file was made for this trunk and these crops, else computed and
+    ``folder/PREFIXKIND-bFIXED_BLOCKS.pt`` when that file was made for this trunk and these crops, else computed and
     written there (atomically), so variants sharing a crop kind share its tokens.
 
     Returns
@@ -114,7 +114,7 @@ def load_or_compute_fixed_tokens(model, crops: dict, folder: Optional[str] = Non
     for kind in model.crop_kinds:
         key = _trunk_reference(model)
         key.update(kind=kind, flips=[bool(f) for f in flips], crops_sha256=crops_digest(crops, [kind]))
-        path = os.path.join(folder, f"{prefix}{kind}.pt") if folder else None
+        path = os.path.join(folder, f"{prefix}{kind}-b{model.fixed_blocks}.pt") if folder else None
         if path and os.path.exists(path):
             per_kind.append(_read(path, key))
             continue
