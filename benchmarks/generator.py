@@ -20,6 +20,8 @@ from reid.cli import ArgumentParser, MissingDependencyError, fail, parse_size, p
 from reid.data.generate import generate_scene
 from reid.fileio import atomic_write_json, atomic_write_text
 
+from .provenance import run_facts
+
 PROG = "python -m benchmarks.generator"
 SETTINGS = {   # name -> generate_scene keyword arguments
     "version 2": dict(split=None),
@@ -93,7 +95,9 @@ def main(argv=None):
                    pinning=pinning, machine=machine)
     rows = time_settings(args.rooms, args.frames, args.size, args.seed)
     out = Path(args.out)
-    atomic_write_json(out / "results.json", {"context": context, "rows": rows})
+    atomic_write_json(out / "results.json", {"context": context, "rows": rows,
+                                                 **{k: v for k, v in run_facts("benchmarks.generator").items()
+                                                    if k != "machine"}})
     atomic_write_text(out / "results.md", markdown(rows, context))
     print(markdown(rows, context), end="")
     print(f"-> {out / 'results.json'}, {out / 'results.md'}")

@@ -56,6 +56,7 @@ from reid.fileio import atomic_write_json, atomic_write_text
 from reid.views import load_views, scene_folders
 
 from .photometric import PhotometricChange
+from .provenance import stamp_rows
 from .plots import cmc_figure, finite, require_matplotlib, save_figure
 from .room_sets import parse_room_sets
 
@@ -622,7 +623,7 @@ def main(argv=None):
                 rows.append(row)
         for line in paper_lines():
             print(line)
-        write_outputs(args.out, rows, context)
+        write_outputs(args.out, stamp_rows(rows, "benchmarks.reid"), context)
     except (SceneError, OSError, ValueError) as error:
         fail(parser.prog, str(error))
     print(f"-> {Path(args.out) / 'results.json'}, results.md, cmc.png")

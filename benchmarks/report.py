@@ -333,7 +333,7 @@ def recognise(path, results):
 def section(path, harness, results):
     """One file's markdown section: title, command, machine, date, then the harness's tables."""
     folder = str(Path(path).parent)
-    command = harness.command(results, folder)
+    command = recorded_fact(results, "command") or harness.command(results, folder)
     note = f" ({PLACEHOLDER}: a room folder, not recorded in the results)" if PLACEHOLDER in command else ""
     lines = [f"## {harness.title}: `{path}`", "",
              f"- Command{note}: `{command}`",

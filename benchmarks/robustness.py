@@ -25,6 +25,8 @@ from reid.checkpoint import CheckpointError
 from reid.cli import ArgumentParser, fail, setup_logging
 from reid.data.scannet import SceneError, majority_labels
 from reid.fileio import atomic_write_json, atomic_write_text
+
+from .provenance import stamp_rows
 from tracker.detectors import create_detector
 from tracker.tracker import TrackerConfig
 
@@ -270,7 +272,7 @@ def main(argv=None):
                 f"frame step {args.frame_step}{limit}, re-ID `{args.reid}`, returns after >= {args.min_gap} "
                 f"frames away, window {args.revisit_window} frames{config_note(overrides)}.")
     markdown = markdown_table(results, settings, notes)
-    atomic_write_json(out / "results.json", results)
+    atomic_write_json(out / "results.json", stamp_rows(results, "benchmarks.robustness"))
     atomic_write_text(out / "results.md", markdown)
     save_figure(robustness_figure(results), out / "robustness.png")
     print(markdown, end="")

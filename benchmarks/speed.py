@@ -46,6 +46,7 @@ from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argum
 from reid.data.scannet import SceneError
 from reid.fileio import atomic_write_json
 
+from .provenance import run_facts
 from .plots import finite, pyplot, require_matplotlib, save_figure
 
 LIVE_TRACKS = (10, 50, 100, 200)
@@ -811,6 +812,7 @@ def main(argv=None):
         print()
         print_tables(result, echo)
         out = Path(args.out)
+        result.update({k: v for k, v in run_facts("benchmarks.speed").items() if k != "machine"})
         atomic_write_json(out / "speed.json", result)
         save_figure(speed_figure(result), out / "speed.png")
     except (SceneError, OSError, ValueError, RuntimeError, ImportError) as error:

@@ -46,6 +46,8 @@ from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
 from reid.embedder import Embedder
 from reid.fileio import atomic_write_json, atomic_write_text
+
+from .provenance import stamp_rows
 from reid.views import scene_folders
 from tracker.detection import invalid_reason
 from tracker.detectors import DETECTORS, create_detector
@@ -492,7 +494,7 @@ def main(argv=None):
                             for i, label in enumerate(labels))
     else:
         markdown = markdown_table(results, settings, notes)
-    atomic_write_json(out / "results.json", results)
+    atomic_write_json(out / "results.json", stamp_rows(results, "benchmarks.tracking"))
     atomic_write_text(out / "results.md", markdown)
     print(markdown, end="")
     print(f"-> {out / 'results.json'}, {out / 'results.md'}")

@@ -185,3 +185,18 @@ def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):
         report.main([str(tmp_path / "nowhere.json")])
     out, err = capsys.readouterr()
     assert exit_info.value.code == 2 and out == "" and err.count("\n") == 1 and "nowhere.json: cannot read" in err
+
+
+def test_a_recorded_command_date_and_machine_are_printed_as_recorded(tmp_path, monkeypatch):
+    from benchmarks.provenance import stamp_rows
+    from benchmarks.report import report
+    monkeypatch.setattr("sys.argv", ["reid.py", "--data", "rooms=data/x", "--out", str(tmp_path)])
+    rows = stamp_rows([reid.empty_row("colour-histogram", "skipped", ["not run"])], "benchmarks.reid")
+    assert rows[0]["command"] == f"python -m benchmarks.reid --data rooms=data/x --out {tmp_path}"
+    kept = stamp_rows([{"method": "x", "status": "ok", "date": "2020-01-01 00:00 UTC"}], "benchmarks.reid")
+    assert kept[0]["date"] == "2020-01-01 00:00 UTC"              # a row from an earlier run keeps its date
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(rows))
+    text = report([str(path)])
+    assert f"`python -m benchmarks.reid --data rooms=data/x --out {tmp_path}`" in text
+    assert rows[0]["date"] in text and rows[0]["machine"] in text
