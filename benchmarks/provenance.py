@@ -24,6 +24,8 @@ def run_facts(module):
             torch_text += f", {torch.cuda.get_device_name(0)}"
     except ImportError:  # pragma: no cover - torch is a dependency
         torch_text = ""
+    except RuntimeError:  # CUDA reported but no driver answers: the machine line goes without the GPU name
+        torch_text = ""
     return {"command": f"python -m {module} " + shlex.join(sys.argv[1:]),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs{torch_text}"}
