@@ -335,7 +335,7 @@ def test_cli_add_levels_keeps_the_earlier_levels_of_the_same_settings(bench_data
     assert result.returncode == 0, result.stderr
     rows = json.loads((out / "results.json").read_text())
     assert [r["level"] for r in rows] == [0.0, 0.5, 1.0]
-    timing = ("fps", "seconds", "embed_seconds", "detect_seconds")
+    timing = ("fps", "seconds", "embed_seconds", "detect_seconds", "command", "date", "machine")   # and provenance
     untimed = [{k: v for k, v in r.items() if k not in timing} for r in (rows[0], first[0])]
     assert untimed[0] == untimed[1]                               # the same detections and tracker: same row
     assert "| ours | 0.50 |" in (out / "results.md").read_text()
