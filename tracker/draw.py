@@ -7,11 +7,16 @@ import numpy as np
 from reid.data.nyu40 import class_name
 
 
-def track_colour(track_id):
-    """A stable, distinct BGR colour per ID (golden-ratio hues)."""
+def track_colour_rgb(track_id):
+    """A stable, distinct RGB colour per ID (golden-ratio hues), 0-255 ints."""
     hue = (track_id * 0.618033988749895) % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
-    return int(b * 255), int(g * 255), int(r * 255)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def track_colour(track_id):
+    """:func:`track_colour_rgb` in BGR order (OpenCV drawing)."""
+    return track_colour_rgb(track_id)[::-1]
 
 
 def draw_tracks(rgb, tracks):

@@ -18,7 +18,7 @@ entity                          what
 ``world/camera_path``           (static, written by :meth:`close`) the camera trajectory
 ==============================  ===================================================================
 
-Each ID has one colour for the whole recording (:func:`tracker.draw.track_colour`, as in the mp4).
+Each ID has one colour for the whole recording (:func:`tracker.draw.track_colour_rgb`, as in the mp4).
 An identity given back its old ID from the long-term gallery is labelled ``"ID class (returned)"``
 in the image and, from then on, in the world. Frames without a pose log no camera transform (the
 viewer keeps the last known one); a scene without poses or depth gives the 2D entities only.
@@ -32,7 +32,7 @@ import numpy as np
 
 from reid.data.nyu40 import class_name
 
-from .draw import track_colour
+from .draw import track_colour_rgb
 from .io import reported_box
 
 INSTALL_HINT = ("--rerun needs the rerun SDK: pip install rerun-sdk "
@@ -56,12 +56,6 @@ def import_rerun():
             raise
         raise ImportError(INSTALL_HINT) from error
     return rerun
-
-
-def rgb_colour(track_id):
-    """The ID's colour (as in the mp4), RGB uint8."""
-    blue, green, red = track_colour(track_id)
-    return red, green, blue
 
 
 def track_label(track, returned=False):
@@ -175,7 +169,7 @@ class SceneRecording:
         self.stream.log("world/camera/image/tracks", self.rr.Boxes2D(
             array=boxes, array_format=self.rr.Box2DFormat.XYWH,
             labels=[track_label(track, track.from_gallery) for track in tracks],
-            colors=np.array([rgb_colour(track.track_id) for track in tracks], dtype=np.uint8).reshape(-1, 3),
+            colors=np.array([track_colour_rgb(track.track_id) for track in tracks], dtype=np.uint8).reshape(-1, 3),
             show_labels=True))
 
     def _log_identities(self, tracks):
@@ -186,7 +180,7 @@ class SceneRecording:
                 continue
             self.stream.log(f"world/identities/{track.track_id}", self.rr.Points3D(
                 [position], labels=[track_label(track, track.track_id in self.returned_ids)],
-                colors=[rgb_colour(track.track_id)], radii=IDENTITY_RADIUS_METRES, show_labels=True))
+                colors=[track_colour_rgb(track.track_id)], radii=IDENTITY_RADIUS_METRES, show_labels=True))
 
     # ------------------------------------------------------------------ end
     def close(self):

@@ -39,7 +39,9 @@ from reid.data.nyu40 import class_name
 from reid.data.scannet import FrameError, SceneError, ScanNetScene, read_color
 from reid.fileio import atomic_write_text
 
-from .draw import track_colour
+from reid.data.scannet import read_pose
+
+from .draw import track_colour_rgb
 from .gallery import GalleryFileError, LongTermGallery
 from .io import read_mot
 
@@ -388,15 +390,10 @@ def add_thumbnails(identities, scene, count=DEFAULT_THUMBNAILS):
 
 # --------------------------------------------------------------------------------------- the map
 def read_camera_position(path):
-    """The camera centre (3,) of a pose file, or None when missing, unknown or malformed (quietly:
-    the scene reader warns about poses when tracking)."""
-    try:
-        pose = np.loadtxt(path, dtype=np.float64, ndmin=2)
-    except (OSError, ValueError):
-        return None
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
-        return None
-    return pose[:3, 3].copy()
+    """The camera centre (3,) of a pose file (:func:`reid.data.scannet.read_pose`), or None when
+    missing, unknown or malformed."""
+    pose = read_pose(path)
+    return None if pose is None else pose[:3, 3].copy()
 
 
 def camera_path(scene, max_points=MAX_PATH_POINTS):
@@ -413,9 +410,8 @@ def camera_path(scene, max_points=MAX_PATH_POINTS):
 
 
 def hex_colour(track_id):
-    """The ID's colour (:func:`tracker.draw.track_colour`, as in the video) as ``#rrggbb``."""
-    blue, green, red = track_colour(track_id)
-    return f"#{red:02x}{green:02x}{blue:02x}"
+    """The ID's colour (:func:`tracker.draw.track_colour_rgb`, as in the video) as ``#rrggbb``."""
+    return "#{:02x}{:02x}{:02x}".format(*track_colour_rgb(track_id))
 
 
 @dataclass
