@@ -29,6 +29,7 @@ drifts, that ratio holds where two separate runs would not. Prints tables, write
 plot ``OUT/speed.png``, and states the machine (CPUs, torch threads, device, load average).
 """
 import copy
+import dataclasses
 import importlib.util
 import math
 import os
@@ -132,8 +133,7 @@ def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0, positi
     the last), filled with :meth:`LongTermGallery.add`, each identity at a world position (uniform in a
     10 m cube) unless ``positions`` is False; returns (gallery, seconds). ``package``: the tracker
     package whose gallery to build (:func:`tracker_package`; this one by default)."""
-    TrackerConfig = _submodule(package, "tracker").TrackerConfig
-    gallery = TrackerConfig(gallery_bank_size=bank_size, gallery_index=index).make_gallery()
+    gallery = _config(package, bank_size, gallery_index=index).make_gallery()
     rng = np.random.default_rng(seed)
     entries = max(1, int(entries))
     identities = math.ceil(entries / bank_size)
@@ -149,6 +149,15 @@ def build_gallery(entries, dim=128, bank_size=100, index="exact", seed=0, positi
             for k in range(min(bank_size, entries - (track_id - 1) * bank_size)):
                 gallery.add(track_id, labels[i], features[i, k], places[i] if k == 0 and positions else None, k)
     return gallery, time.perf_counter() - started
+
+
+def _config(package, bank_size, **settings):
+    """``package``'s TrackerConfig keeping ``bank_size`` features per identity (versions before the
+    simplification had a gallery bank of its own, ``gallery_bank_size``)."""
+    TrackerConfig = _submodule(package, "tracker").TrackerConfig
+    names = {field.name for field in dataclasses.fields(TrackerConfig)}
+    return TrackerConfig(**settings, **({"gallery_bank_size": bank_size} if "gallery_bank_size" in names
+                                        else {"nn_budget": bank_size}))
 
 
 def gallery_entries(gallery):
@@ -172,6 +181,7 @@ def make_frames(n_live, n_frames, new_per_frame, dim, seed=0, positions=True, pa
     placed = (lambda point: point) if positions else (lambda point: None)      # the same draws either way
     for _ in range(n_frames):
         noisy = features + 0.03 * rng.standard_normal(features.shape).astype(np.float32)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)        # unit length, as complete_detections gives
         detections = [Detection(boxes[i] + rng.normal(0, 0.5, 4) * [1, 1, 0, 0], 0.9, labels[i], feature=noisy[i],
                                 world_position=placed(places[i] + rng.normal(0, 0.01, 3))) for i in range(n_live)]
         fresh = _unit(rng, new_per_frame, dim)
@@ -190,9 +200,9 @@ def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=No
     tracks and a copy of ``gallery`` (detections with world positions unless ``positions`` is False);
     returns (ms per frame, facts). ``nn_budget``: features kept per live track (TrackerConfig's by default).
     ``package``: the tracker package to time (:func:`tracker_package`; ``gallery`` must be one of its)."""
-    module = _submodule(package, "tracker")
-    Tracker, TrackerConfig = module.Tracker, module.TrackerConfig
-    config = TrackerConfig(gallery_bank_size=gallery.bank_size)
+    Tracker = _submodule(package, "tracker").Tracker
+    bank_size = getattr(gallery, "bank_size", getattr(gallery, "feature_budget", None))
+    config = _config(package, bank_size)
     if nn_budget is not None:
         config.nn_budget = nn_budget
     warmup = config.n_init + 2 if warmup is None else warmup
@@ -204,7 +214,8 @@ def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=No
     for frame in detections[:warmup]:
         tracker.update(frame)
     config.use_gallery = True
-    tracker.write_gallery()                  # the warm-up's observations (new identities) written untimed
+    if hasattr(tracker, "write_gallery"):    # older versions: the warm-up's observations written untimed
+        tracker.write_gallery()
     live = len(tracker.confirmed_tracks)
     times, outputs = [], []
     for frame in detections[warmup:]:
@@ -212,25 +223,7 @@ def time_tracker(gallery, n_live, frames=64, new_per_frame=2, dim=128, warmup=No
         out = tracker.update(frame)
         times.append(time.perf_counter() - started)
         outputs.append(len(out))
-    return 1000.0 * sum(times) / len(times), {"nn_budget": tracker._store.feature_budget, "confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
-
-
-def time_gallery_search(gallery, queries=2, dim=128, calls=5, seed=1, positions=True):
-    """Median milliseconds of ``LongTermGallery.cost_matrix`` (the search) and of ``assign`` (search +
-    one-to-one assignment) for ``queries`` unseen objects; returns (cost_ms, assign_ms)."""
-    rng = np.random.default_rng(seed)
-    cost_times, assign_times = [], []
-    for _ in range(calls):
-        features = list(_unit(rng, queries, dim))
-        labels = list(rng.choice(TRACKED_LABELS, queries))
-        places = list(rng.uniform(0, 10, (queries, 3))) if positions else None
-        started = time.perf_counter()
-        gallery.cost_matrix(features, labels, places, max_distance=0.3)
-        cost_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        gallery.assign(features, labels, places, max_distance=0.3)
-        assign_times.append(time.perf_counter() - started)
-    return 1000.0 * _median(cost_times), 1000.0 * _median(assign_times)
+    return 1000.0 * sum(times) / len(times), {"nn_budget": config.nn_budget, "confirmed_after_warmup": live, "tracks_out_per_frame": _median(outputs)}
 
 
 def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, dim, bank_size, echo=print,
@@ -252,14 +245,9 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
                  f"in {seconds:.1f} s")
     runs = {(index, entries, live): [] for (index, entries) in galleries for live in live_counts}
     baseline_runs = {key: [] for key in runs}
-    searches = {key: [] for key in galleries}
-    assigns = {key: [] for key in galleries}
     facts = {}
     for repeat in range(repeats):             # interleaved: every cell once per repeat
         for (index, entries), gallery in galleries.items():
-            cost_ms, assign_ms = time_gallery_search(gallery, max(new_per_frame, 1), dim, positions=positions)
-            searches[index, entries].append(cost_ms)
-            assigns[index, entries].append(assign_ms)
             for live in live_counts:
                 # with a baseline, the two versions one after the other on the same frames, in turn first
                 first_this = repeat % 2 == 0
@@ -280,8 +268,6 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
         rows.append({"index": index, "live_tracks": live, "gallery_entries": stored[index, entries],
                      "gallery_entries_requested": entries, "gallery_identities": len(gallery),
                      "ms_per_frame": _median(values), "ms_per_frame_runs": values,
-                     "gallery_search_ms": _median(searches[index, entries]),
-                     "gallery_assign_ms": _median(assigns[index, entries]),
                      "new_objects_per_frame": new_per_frame, **facts[index, entries, live]})
         if baseline is not None:
             before = baseline_runs[index, entries, live]
@@ -299,15 +285,13 @@ def bench_tracker(live_counts, gallery_sizes, repeats, frames, new_per_frame, di
             "feature_dim": dim, "bank_size": bank_size, "world_positions": bool(positions),
             "notes": ["Tracker.update time per frame, embedding excluded (precomputed unit features"
                       + (" and world positions" if positions else "") + "); mean over the frames of a run "
-                      "(the gallery writes of every gallery_write_interval frames included), then median over runs",
+                      "then median over runs",
                       "entries = stored feature vectors = identities x bank_size; identities' classes drawn "
                       "uniformly from 10 NYU40 classes",
                       "world positions uniform in a 10 m cube for identities and detections (the gallery "
                       "searches appearance only where the class and 1 m world gates leave a match possible)"
                       if positions else "no world positions (RGB-only tracking): every identity of a "
                       "query's class is searched by appearance",
-                      "gallery_search_ms: LongTermGallery.cost_matrix for the unseen objects; gallery_assign_ms: "
-                      "LongTermGallery.assign (search + lap assignment), which is what Tracker.update calls",
                       "exact search only: faiss is not installed here" if "faiss" not in indexes
                       else "faiss cells: mean-feature preselection (IndexFlatIP) + exact comparison"]}
 
@@ -493,17 +477,18 @@ class _TimedEmbedder:
             self.seconds += time.perf_counter() - started
 
 
-class _RecordingDetector:
-    """Wraps a detector to keep each frame's detection list (which the tracker completes in place)."""
+class _RecordingTracker:
+    """Wraps a tracker to keep each frame's complete detections (features and world positions computed)."""
 
-    def __init__(self, detector):
-        self.detector, self.frames = detector, []
-        self.name = getattr(detector, "name", "")
+    def __init__(self, tracker):
+        self.tracker, self.frames = tracker, []
 
-    def __call__(self, frame):
-        detections = self.detector(frame)
+    def update(self, detections, frame_index=None):
         self.frames.append(detections)
-        return detections
+        return self.tracker.update(detections, frame_index)
+
+    def __getattr__(self, name):
+        return getattr(self.tracker, name)
 
 
 def time_scene_updates(frames, repeats):
@@ -511,22 +496,17 @@ def time_scene_updates(frames, repeats):
     computed): mean milliseconds per frame of each of ``repeats`` runs, and the workload (mean
     detections and confirmed live tracks per frame)."""
     from tracker.tracker import Tracker, TrackerConfig
-    frames = [[copy.copy(d) for d in detections] for detections in frames]
-    for detections in frames:
-        for detection in detections:
-            detection.mask = None                 # used only to embed and locate, both done already
     runs, detected, live = [], [], []
     for _ in range(repeats):
         tracker = Tracker(TrackerConfig())
-        replay = copy.deepcopy(frames)            # the tracker completes detections in place
         seconds = 0.0
-        for detections in replay:
+        for detections in frames:
             started = time.perf_counter()
             tracker.update(detections)
             seconds += time.perf_counter() - started
             detected.append(len(detections))
             live.append(len(tracker.confirmed_tracks))
-        runs.append(1000.0 * seconds / max(len(replay), 1))
+        runs.append(1000.0 * seconds / max(len(frames), 1))
     return runs, {"detections_per_frame": float(np.mean(detected)) if detected else 0.0,
                   "confirmed_tracks_per_frame": float(np.mean(live)) if live else 0.0}
 
@@ -541,12 +521,11 @@ def bench_end_to_end(scene_name, root, embedder, repeats, max_frames, use_depth=
     with tempfile.TemporaryDirectory(prefix="speed-e2e-") as out:
         for repeat in range(repeats):
             timed = _TimedEmbedder(embedder)
-            tracker = Tracker(TrackerConfig(), embedder=timed)
-            detector = create_detector("gt")
+            tracker = Tracker(TrackerConfig())
             if repeat == 0:
-                detector = recorded = _RecordingDetector(detector)
-            summary = track_scene(scene, detector, tracker, out, max_frames=max_frames, progress=False,
-                                  use_depth=use_depth)
+                recorded = _RecordingTracker(tracker)
+            summary = track_scene(scene, create_detector("gt"), timed, recorded if repeat == 0 else tracker, out,
+                                  max_frames=max_frames, progress=False, use_depth=use_depth)
             runs.append({"frames": summary["frames"], "seconds": summary["seconds"],
                          "frames_per_second": summary["frames_per_second"], "embedding_seconds": timed.seconds})
     fps = [r["frames_per_second"] for r in runs]
@@ -647,9 +626,6 @@ def print_tables(result, echo=print):
                     echo(f"{'baseline':>12} | " + " | ".join(f"{cells[e]['baseline_ms_per_frame']:10.2f}"
                                                           for e in entries))
                     echo(f"{'ratio':>12} | " + " | ".join(f"{cells[e]['ratio_to_baseline']:10.3f}" for e in entries))
-            search = {r["gallery_entries"]: r for r in part["rows"] if r["index"] == index}
-            echo(f"{'search only':>12} | " + " | ".join(f"{search[e]['gallery_search_ms']:10.2f}" for e in entries))
-            echo(f"{'assign':>12} | " + " | ".join(f"{search[e]['gallery_assign_ms']:10.2f}" for e in entries))
         for note in part["notes"]:
             echo(f"  note: {note}")
         if part.get("baseline"):

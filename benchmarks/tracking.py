@@ -23,6 +23,9 @@ Frames/s = frames / (embedding + tracking seconds); reading frames and detecting
 Each row's frames/s comes from a pass of that row alone over the first ``--fps-frames`` frames of each
 scene (default 100): in the shared pass the trackers alternate in one process and slow each other.
 
+``--cache DIR`` (our rows only) keeps each scene's complete detections (boxes, embeddings, world positions) in
+``DIR/<label>/<scene>.npz`` and re-scores our rows from them on later runs without reading images.
+
 ``--photometric LEVEL`` changes every colour frame (exposure and white balance, seeded per frame:
 :mod:`benchmarks.photometric`) before any detector or tracker sees it, as auto-exposure does in real
 captures.
@@ -31,10 +34,13 @@ Writes ``OUT/results.json`` (one row per tracker and scene), ``OUT/results.md`` 
 a mean row per tracker), the tracks ``OUT/tracks/<tracker>/<scene>.txt`` and the ground truth
 ``OUT/gt/<scene>.txt`` (MOTChallenge text).
 """
+import dataclasses
 import functools
+import json
 import logging
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +51,15 @@ from reid.cli import ArgumentParser, add_backend_argument, add_precision_argumen
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
 from reid.embedder import Embedder
-from reid.fileio import atomic_write_json, atomic_write_text
+from reid.fileio import atomic_output, atomic_write_json, atomic_write_text
 
 from .provenance import stamp_rows
 from reid.views import scene_folders
-from tracker.detection import invalid_reason
+from tracker.detection import Detection, complete_detections, embed_detections, invalid_reason
 from tracker.detectors import DETECTORS, create_detector
 from tracker.detectors.file import DetectionFileError
 from tracker.config import jsonable_overrides
-from tracker.tracker import TrackerConfig, embed_detections
+from tracker.tracker import TrackerConfig
 
 from .photometric import PhotometricChange
 from .room_sets import parse_room_sets
@@ -345,7 +351,7 @@ def add_common_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[], dest="config_overrides",
                         help="tracker.TrackerConfig settings for our rows, e.g. --set world_gate_metres=0.5 "
-                             "gallery_bank_size=32 (peers keep their own; recorded in the results)")
+                             "nn_budget=32 (peers keep their own; recorded in the results)")
 
 
 def build_parser():
@@ -373,6 +379,10 @@ def build_parser():
                              "stops) before the trackers see it, seeded per frame (benchmarks/photometric.py; "
                              "default 0: none)")
     parser.add_argument("--photometric-seed", type=int, default=0, help="seed of --photometric (default 0)")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="our rows only: keep each scene's complete detections (boxes, embeddings, world "
+                             "positions) in DIR/<label>/<scene>.npz and re-score from them later without images "
+                             "(recomputed when made with other settings; no frames/s)")
     add_common_arguments(parser)
     return parser
 
@@ -421,6 +431,196 @@ def run_room_set(args, rows, scenes, embedder):
             for scene in scenes}
 
 
+# ---------------------------------------------------------------------------------------- --cache
+# A scene's "complete detections": per tracked frame the shared detections with our embeddings and
+# world positions, the ground truth and the scored frames. Our rows re-run from them without images.
+
+CACHE_FORMAT = 1
+
+
+def cache_key(args, embedder, scene, config):
+    """Everything a cached scene depends on (a JSON-able dict); a file with another key is recomputed."""
+    transform = args.frame_transform
+    detections = None
+    if args.detector == "file":
+        detections = str(Path(args.detections.replace("{scene}", scene.name)).resolve())
+    return {"format": CACHE_FORMAT, "reid": embedder.name, "weights_sha256": embedder.weights_sha256,
+            "precision": embedder.precision, "backend": embedder.backend,
+            "detector": args.detector, "detections": detections,
+            "maskrcnn_weights": args.maskrcnn_weights if args.detector == "maskrcnn" else None,
+            "frame_step": args.frame_step, "max_frames": args.max_frames,
+            "photometric": transform.level if transform else 0.0,
+            "photometric_seed": transform.seed if transform else None,
+            "min_valid_depths": config.min_valid_depths, "min_score": config.min_score,
+            "ignored_labels": sorted(int(label) for label in config.ignored_labels),
+            "label_map": str(Path(args.label_map).resolve()) if args.label_map else None,
+            "scene": str(Path(scene.path).resolve())}
+
+
+def frame_positions(frame, detections, config):
+    """World positions of the (already checked) shared detections, N x 3 float64 metres, NaN where
+    unknown: what :func:`tracker.detection.complete_detections` computes from the frame's depth and pose."""
+    complete, _ = complete_detections(detections, frame, None, config)
+    if len(complete) != len(detections):
+        raise ValueError(f"{len(detections) - len(complete)} shared detections failed the tracker's checks")
+    return np.array([(np.nan,) * 3 if d.world_position is None else d.world_position for d in complete],
+                    dtype=np.float64).reshape(-1, 3)
+
+
+def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=None, progress=True,
+                   frame_transform=None):
+    """One scene's complete detections (the arrays of a cache file, see :func:`write_cache`): the frames
+    read, detected and embedded as :func:`run_scene` does, and every detection's world position.
+
+    Per tracked frame ``k`` (F frames): ``frame_index`` (F,) ScanNet index, ``image_size`` (F, 2) colour
+    (W, H); its detections are rows ``offsets[k]:offsets[k + 1]`` ((F + 1,)) of ``tlwh`` (N, 4) float64,
+    ``score`` (N,), ``label`` (N,) int64, ``features`` (N, D) float32 (:func:`embed_detections`) and
+    ``positions`` (N, 3) float64 metres, NaN where unknown (:func:`frame_positions`). Scoring: ``scored``
+    (S,) MOT frame numbers with ground truth, ``gt`` (G, 6) MOT rows. ``detect_seconds`` and
+    ``embed_seconds`` of the run that computed it, for the record.
+    """
+    frame_ids = scene.frame_ids[::frame_step][:max_frames]
+    indices, sizes, counts, gt_rows, scored = [], [], [], [], []
+    boxes, scores, labels, features, positions = [], [], [], [], []
+    detect_seconds = embed_seconds = 0.0
+    for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
+        try:
+            frame = scene.read_frame(index, depth=True, pose=True, masks=True)
+        except SceneError as error:
+            log.warning("%s", error)
+            continue
+        if frame_transform is not None:
+            frame.rgb = frame_transform(scene.name, index, frame.rgb)
+        number = index + 1
+        if frame.instance is None or frame.label is None:
+            log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
+        else:
+            scored.append(number)
+            gt_rows.extend(rows_from_boxes(number, gt_boxes(frame.instance, frame.label,
+                                                            min_visible_pixels(frame.size))))
+        started = time.perf_counter()
+        detections = shared_detections(detector, frame, config)
+        detect_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        features.append(np.asarray(embed_detections(embedder, frame.rgb, detections), dtype=np.float32))
+        embed_seconds += time.perf_counter() - started
+        positions.append(frame_positions(frame, detections, config))
+        indices.append(index)
+        sizes.append(frame.size)
+        counts.append(len(detections))
+        boxes += [d.tlwh for d in detections]
+        scores += [d.score for d in detections]
+        labels += [d.label for d in detections]
+    return {"frame_index": np.array(indices, dtype=np.int64), "image_size": np.array(sizes, dtype=np.int64).reshape(-1, 2),
+            "offsets": np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+            "tlwh": np.array(boxes, dtype=np.float64).reshape(-1, 4),
+            "score": np.array(scores, dtype=np.float64), "label": np.array(labels, dtype=np.int64),
+            "features": (np.concatenate(features) if features else np.zeros((0, embedder.dim))).astype(np.float32),
+            "positions": np.concatenate(positions) if positions else np.zeros((0, 3)),
+            "scored": np.array(scored, dtype=np.int64), "gt": as_rows(gt_rows),
+            "detect_seconds": np.float64(detect_seconds), "embed_seconds": np.float64(embed_seconds)}
+
+
+def write_cache(path, record, key):
+    """``record`` (:func:`complete_scene`) and its key (a JSON string under ``key``) as ``path`` (.npz),
+    atomically: readers never see part of a file."""
+    with atomic_output(path, "wb") as handle:
+        np.savez(handle, key=np.array(json.dumps(key, sort_keys=True)), **record)
+
+
+def read_cache(path, key):
+    """The record cached at ``path`` when it was made with ``key``; else None, after one log line
+    saying why it is (re)computed."""
+    path = Path(path)
+    if not path.exists():
+        log.info("%s: not cached yet, computing it", path)
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored = json.loads(str(data["key"]))
+            key = json.loads(json.dumps(key))            # as stored: lists for tuples
+            if stored != key:
+                changed = ", ".join(f"{name} {stored.get(name)!r} -> {key.get(name)!r}"
+                                    for name in sorted(set(stored) | set(key)) if stored.get(name) != key.get(name))
+                log.warning("%s: made with other settings (%s), recomputed", path, changed)
+                return None
+            return {name: data[name] for name in data.files if name != "key"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        log.warning("%s: unreadable (%s), recomputed", path, error)
+        return None
+
+
+class CachedFrame:
+    """What :func:`tracker.detection.complete_detections` reads of a frame, for cached detections: the
+    frame number (``index``) and the image size (``rgb.shape``, to flag boxes cut by the border). It
+    has no depth or pose, so the cached positions (or none) are used as given; ``rgb`` is a
+    zero-strided all-black view of the right shape (nothing allocated; with every feature given,
+    nothing looks at its pixels).
+    """
+
+    def __init__(self, index, size):
+        width, height = (int(v) for v in size)
+        self.index = int(index)
+        self.rgb = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (height, width, 3))
+
+
+def cached_detections(record, k, with_positions):
+    """Tracked frame ``k`` of a cached ``record`` as the tracker's input: ``(CachedFrame, [Detection])``,
+    the detections fresh with their features and, when
+    ``with_positions``, their world positions (None where unknown)."""
+    frame = CachedFrame(record["frame_index"][k], record["image_size"][k])
+    detections = []
+    for i in range(int(record["offsets"][k]), int(record["offsets"][k + 1])):
+        position = record["positions"][i]
+        position = position.copy() if with_positions and np.isfinite(position).all() else None
+        detections.append(Detection(record["tlwh"][i].copy(), float(record["score"][i]), int(record["label"][i]),
+                                    feature=record["features"][i].copy(), world_position=position))
+    return frame, detections
+
+
+def run_cached_scene(record, rows, boxes="detection", config_overrides=None):
+    """Our rows over a cached scene (:func:`complete_scene`), without images; the same dict as
+    :func:`run_scene` (``seconds``: tracking alone; no detection or embedding time)."""
+    runners = {row: make_runner(row, None, boxes=boxes, config_overrides=config_overrides) for row in rows}
+    scored = set(record["scored"].tolist())
+    tracks = {row: [] for row in rows}
+    seconds = {row: 0.0 for row in rows}
+    for k, index in enumerate(record["frame_index"].tolist()):
+        number = index + 1
+        for row, runner in runners.items():
+            frame, detections = cached_detections(record, k, with_positions=runner.use_depth)
+            started = time.perf_counter()
+            output = runner.track(frame, detections)
+            seconds[row] += time.perf_counter() - started
+            if number in scored:
+                tracks[row].extend([number, track_id, *map(float, tlwh)] for track_id, tlwh, _ in output)
+    return {"gt": as_rows(record["gt"]), "tracks": {row: as_rows(t) for row, t in tracks.items()},
+            "frames": record["scored"].tolist(), "tracked": len(record["frame_index"]), "seconds": seconds,
+            "detect_seconds": 0.0, "embed_seconds": 0.0}
+
+
+def run_room_set_cached(args, rows, scenes, embedder, label):
+    """Like :func:`run_room_set` for our rows, from ``--cache``: each scene's complete detections are
+    read from ``DIR/<label>/<scene>.npz``, or computed and written there when missing or made with
+    other settings. Returns ``({scene name: run}, {scene name: "read" or "computed"})``."""
+    config = TrackerConfig(**(args.overrides or {}))
+    folder = Path(args.cache) / label if label else Path(args.cache)
+    runs, sources = {}, {}
+    for scene in scenes:
+        path = folder / f"{scene.name}.npz"
+        key = cache_key(args, embedder, scene, config)
+        record = read_cache(path, key)
+        sources[scene.name] = "read"
+        if record is None:
+            record = complete_scene(scene, make_detector(args, scene), embedder, config, frame_step=args.frame_step,
+                                    max_frames=args.max_frames, progress=not args.quiet,
+                                    frame_transform=args.frame_transform)
+            write_cache(path, record, key)
+            sources[scene.name] = "computed"
+        runs[scene.name] = run_cached_scene(record, rows, boxes=args.boxes, config_overrides=args.overrides)
+    return runs, sources
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -429,6 +629,12 @@ def main(argv=None):
         rows = parse_trackers(args.trackers)
     except ValueError as error:
         parser.error(str(error))
+    if args.cache:
+        images = [row for row in rows if row not in USES_OUR_CONFIG]
+        if images and args.trackers != ",".join(ROWS):
+            parser.error(f"--cache runs only our rows ({', '.join(USES_OUR_CONFIG)}) from stored detections; "
+                         f"{', '.join(images)}: need the images, run without --cache")
+        rows = [row for row in rows if row in USES_OUR_CONFIG]     # the default set: our rows
     if args.detector == "file" and not args.detections:
         parser.error("--detector file needs --detections FILE")
     try:
@@ -451,14 +657,22 @@ def main(argv=None):
         if len(roots) > 1:
             parser.error(f"--data: {len(roots)} roots for the set {label or '(unlabelled)'}; give each root its own "
                          f"LABEL=ROOT")
-    results, all_runs = [], []
+    results, all_runs, cache_sources = [], [], []
     try:
         embedder = open_embedder(args, rows)
         for label, (root,) in room_sets:
             scenes = open_scenes(args, root)
-            runs = run_room_set(args, rows, scenes, embedder)
+            if args.cache:
+                runs, sources = run_room_set_cached(args, rows, scenes, embedder, label)
+                cache_sources += [(label, name, source) for name, source in sources.items()]
+            else:
+                runs = run_room_set(args, rows, scenes, embedder)
             set_results = score_scenes(runs, rows, min_gap=args.min_gap, window=args.revisit_window)
-            if args.fps_frames and len(rows) > 1:
+            if args.cache:
+                for row in set_results:       # no embedding in a cached run: its frames/s means nothing
+                    row["fps"] = None
+                    row["cache"] = "computed" if sources[row["scene"]] == "computed" else "read"
+            elif args.fps_frames and len(rows) > 1:
                 for scene in scenes:
                     isolated_fps(set_results, scene, make_detector(args, scene), rows, embedder, args)
             for row in set_results:
@@ -482,6 +696,11 @@ def main(argv=None):
                 f"window {args.revisit_window} frames{config_note(args.overrides)}"
                 + (f"; frames changed before tracking: {args.frame_transform.describe()}" if args.frame_transform
                    else "") + ".")
+    if args.cache:
+        read = sum(source == "read" for _, _, source in cache_sources)
+        notes = list(notes) + [f"Run with the cache `{args.cache}` ({read} of {len(cache_sources)} scenes read from it, "
+                               f"{len(cache_sources) - read} computed and written there): frames/s not measured "
+                               f"(a scene read from the cache is tracked without reading or embedding images)."]
     for row in results:
         if row["tracker"] in USES_OUR_CONFIG:
             row["config_overrides"] = jsonable_overrides(args.overrides)

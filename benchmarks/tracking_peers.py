@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from tracker.config import parse_config_overrides  # noqa: F401 (imported from here by benchmarks.tracking)
-from tracker.detection import Detection
+from tracker.detection import Detection, complete_detections
 from tracker.tracker import Tracker, TrackerConfig
 
 #: row name -> what it is (for --help and the markdown notes)
@@ -81,14 +81,22 @@ class OursRunner:
         self.name = name
         self.boxes = boxes
         self.use_depth = use_depth
-        self.tracker = Tracker(config or TrackerConfig(), embedder=embedder)
+        self.embedder = embedder
+        self.tracker = Tracker(config or TrackerConfig())
 
     def update(self, frame, detections, features):
         if not self.use_depth:
             frame = dataclasses.replace(frame, depth=None, pose=None)
         detections = [copy_detection(d, None if features is None else features[i])
                       for i, d in enumerate(detections)]
-        tracks = self.tracker.update(detections, frame=frame)
+        return self.track(frame, detections)
+
+    def track(self, frame, detections):
+        """Complete the detections (:func:`tracker.detection.complete_detections`: our embedder for those
+        without a feature, world positions from the frame's depth and pose, cut-by-border flags) and
+        run the tracker on them; report its output."""
+        detections, _ = complete_detections(detections, frame, self.embedder, self.tracker.config)
+        tracks = self.tracker.update(detections, frame.index)
         return [(int(t.track_id), t.last_detection.tlwh.copy() if self.boxes == "detection" else t.to_tlwh(),
                  float(getattr(t, "score", 1.0))) for t in tracks]
 

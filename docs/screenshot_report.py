@@ -1,4 +1,4 @@
-"""Screenshot of an object report (``python -m tracker.report``) for the docs, in headless Chromium.
+"""Screenshot of an object report (``python -m viewer.report``) for the docs, in headless Chromium.
 
 ``python docs/screenshot_report.py REPORT.html OUT.png [--width 1200] [--height 1600] [--scale 0.6]``
 

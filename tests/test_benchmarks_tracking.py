@@ -170,11 +170,11 @@ def test_cli_missing_scene_is_a_one_line_error(bench_data, tmp_path, run_module)
 
 def test_config_overrides_are_typed_and_checked():
     from benchmarks.tracking_peers import make_runner, parse_config_overrides
-    overrides = parse_config_overrides(["world_gate_metres=0.5", "gallery_bank_size=32", "use_gallery=false",
+    overrides = parse_config_overrides(["world_gate_metres=0.5", "nn_budget=32", "use_gallery=false",
                                         "gallery-index=exact", "ignored_labels=1,2"])
-    assert overrides == {"world_gate_metres": 0.5, "gallery_bank_size": 32, "use_gallery": False,
+    assert overrides == {"world_gate_metres": 0.5, "nn_budget": 32, "use_gallery": False,
                          "gallery_index": "exact", "ignored_labels": frozenset({1, 2})}
-    assert isinstance(overrides["gallery_bank_size"], int) and isinstance(overrides["world_gate_metres"], float)
+    assert isinstance(overrides["nn_budget"], int) and isinstance(overrides["world_gate_metres"], float)
     for bad, named in [(["no_such_setting=1"], "no_such_setting"), (["n_init=three"], "n_init=three"),
                        (["use_gallery=maybe"], "use_gallery=maybe"), (["world_gate_metres"], "KEY=VALUE"),
                        (["gallery_index=annoy"], "annoy")]:
@@ -311,3 +311,102 @@ def test_cli_room_sets_run_apart_and_side_by_side(bench_data, tmp_path, run_modu
     assert f"| ours | {rows[0]['IDF1']:.3f} |" in markdown
     both = run_module("benchmarks.tracking", "--data", f"a={root}", f"a={styled}", "--out", str(tmp_path / "x"))
     assert both.returncode == 2 and "give each root its own LABEL=ROOT" in both.stderr
+
+
+SCORES = ("IDF1", "HOTA", "MOTA", "IDSW", "revisits", "revisits_kept", "ids", "gt_objects", "frames")
+
+
+@pytest.mark.slow
+def test_cli_cache_re_scores_our_rows_without_images(bench_data, tmp_path, run_module):
+    pytest.importorskip("trackeval")
+    import shutil
+    source, checkpoint = bench_data
+    root = tmp_path / "data"                       # a copy: its colour images are spoilt below
+    shutil.copytree(source, root)
+    cache = tmp_path / "cache"
+
+    def run(out, *extra, frames=20):
+        return run_module("benchmarks.tracking", "--data", f"in-style={root}", "--scenes", "scene0000_00",
+                          "--detector", "gt", "--out", str(tmp_path / out), "--reid", str(checkpoint),
+                          "--trackers", "ours,ours-rgb", "--min-gap", "10", "--max-frames", str(frames),
+                          "--fps-frames", "0", "--quiet", *extra)
+
+    def scores(out):
+        rows = json.loads((tmp_path / out / "results.json").read_text())
+        tracks = {r["tracker"]: (tmp_path / out / "in-style" / "tracks" / r["tracker"] / "scene0000_00.txt").read_text()
+                  for r in rows}
+        return [(r["tracker"], *(r[key] for key in SCORES)) for r in rows], tracks
+
+    for out, extra in [("plain", ()), ("first", ("--cache", str(cache)))]:
+        result = run(out, *extra)
+        assert result.returncode == 0, result.stderr
+    path = cache / "in-style" / "scene0000_00.npz"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["scene0000_00.npz"]      # no temporary file left
+    with np.load(path) as stored:
+        key = json.loads(str(stored["key"]))
+        assert (key["frame_step"], key["max_frames"], key["detector"]) == (1, 20, "gt")
+        assert len(stored["frame_index"]) == 20 and stored["features"].dtype == np.float32
+        assert np.isfinite(stored["positions"]).all(axis=1).any()                     # depth placed detections
+    for image in (root / "scans" / "scene0000_00" / "color").iterdir():               # a read needs no image
+        image.rename(image.with_suffix(".bak"))
+        image.write_bytes(b"not a jpeg")
+    second = run("second", "--cache", str(cache))
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr and "recomputed" not in second.stderr
+    plain, first = scores("plain"), scores("first")
+    assert first == plain and scores("second") == plain                  # same tracks, same scores, same returns
+    assert all(len(text) for text in plain[1].values())
+    rows = json.loads((tmp_path / "second" / "results.json").read_text())
+    assert all(r["fps"] is None and r["cache"] == "read" for r in rows)
+    assert f"cache `{cache}`" in (tmp_path / "second" / "results.md").read_text()
+
+    for image in (root / "scans" / "scene0000_00" / "color").glob("*.bak"):
+        image.rename(image.with_suffix(".jpg"))
+    changed = run("changed", "--cache", str(cache), frames=12)       # another key: computed again, said why
+    assert changed.returncode == 0, changed.stderr
+    assert "made with other settings" in changed.stderr and "max_frames 20 -> 12" in changed.stderr
+    assert all(r["frames"] == 12 and r["cache"] == "computed"
+               for r in json.loads((tmp_path / "changed" / "results.json").read_text()))
+    with np.load(path) as stored:
+        assert json.loads(str(stored["key"]))["max_frames"] == 12
+
+
+@pytest.mark.slow
+def test_cli_cache_refuses_rows_that_need_images(bench_data, tmp_path, run_module):
+    root, checkpoint = bench_data
+    result = run_module("benchmarks.tracking", "--data", str(root), "--out", str(tmp_path / "out"), "--reid",
+                        str(checkpoint), "--trackers", "ours,deepsort", "--cache", str(tmp_path / "cache"), "--quiet")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "--cache" in errors[0] and "deepsort" in errors[0]
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_cached_scene_gives_our_rows_the_same_tracks_as_the_frames(bench_data, tmp_path):
+    from benchmarks import tracking
+    from reid.data.scannet import ScanNetScene
+    from reid.embedder import Embedder
+    from tracker.detectors import create_detector
+    from tracker.tracker import TrackerConfig
+    root, checkpoint = bench_data
+    scene = ScanNetScene.open("scene0000_00", root)
+    embedder = Embedder.from_spec(str(checkpoint), device="cpu")
+    rows = ["ours", "ours-rgb", "ours-no-gallery"]
+    direct = tracking.run_scene(scene, create_detector("gt"), rows, embedder=embedder, max_frames=15, progress=False)
+    record = tracking.complete_scene(scene, create_detector("gt"), embedder, TrackerConfig(), max_frames=15,
+                                     progress=False)
+    path = tmp_path / "cache" / "scene0000_00.npz"
+    tracking.write_cache(path, record, {"any": "key"})
+    assert tracking.read_cache(path, {"any": "other key"}) is None
+    cached = tracking.run_cached_scene(tracking.read_cache(path, {"any": "key"}), rows)
+    assert cached["frames"] == direct["frames"] and cached["tracked"] == direct["tracked"] == 15
+    np.testing.assert_array_equal(cached["gt"], direct["gt"])
+    for row in rows:
+        np.testing.assert_array_equal(cached["tracks"][row], direct["tracks"][row])
+        assert len(cached["tracks"][row])
+    frame, detections = tracking.cached_detections(record, 0, with_positions=True)
+    assert frame.index == scene.frame_ids[0] and frame.rgb.shape == (72, 96, 3) and frame.rgb.strides[:2] == (0, 0)
+    assert not hasattr(frame, "depth") and all(d.feature is not None for d in detections)
+    assert any(d.world_position is not None for d in detections)
+    assert all(d.world_position is None for d in tracking.cached_detections(record, 0, with_positions=False)[1])

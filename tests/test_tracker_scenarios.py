@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reid.data.geometry import intrinsics_for_fov, look_at, project
-from tracker import Detection, LongTermGallery, Tracker, TrackerConfig
+from tracker import Detection, LongTermGallery, Tracker, TrackerConfig, complete_detections
 
 CHAIR, TABLE, SOFA, PICTURE, TELEVISION, LAMP = 5, 7, 6, 11, 25, 35
 FEATURE_DIM = 64
@@ -125,9 +125,10 @@ def run_tracker(sequence, tracker=None, frame_offset=0):
     tracker = tracker or Tracker()
     assignments = {}
     for t, (_, pairs) in enumerate(sequence):
-        by_detection = {id(d): k for k, d in pairs}
         frame = SimFrame(index=t + frame_offset, rgb=np.zeros((480, 640, 3), np.uint8))
-        output = tracker.update([d for _, d in pairs], frame)
+        detections, _ = complete_detections([d for _, d in pairs], frame, config=tracker.config)
+        by_detection = {id(d): k for (k, _), d in zip(pairs, detections)}
+        output = tracker.update(detections, frame.index)
         ids = [track.track_id for track in output]
         assert len(ids) == len(set(ids)), f"frame {t}: two outputs share an ID: {ids}"
         live = [track.track_id for track in tracker.tracks]
@@ -308,8 +309,7 @@ def test_ids_survive_missed_detections_and_clutter():
 
 
 def test_memory_stays_bounded_over_a_long_run():
-    config = TrackerConfig(nn_budget=10, world_history=5, gallery_bank_size=4, gallery_max_frame_ranges=6,
-                           max_age=3)
+    config = TrackerConfig(nn_budget=4, world_history=5, gallery_max_frame_ranges=6, max_age=3)
     tracker = Tracker(config)
     rng = np.random.default_rng(0)
     look = unit(rng.normal(size=FEATURE_DIM)).astype(np.float32)
@@ -318,10 +318,9 @@ def test_memory_stays_bounded_over_a_long_run():
         feature = unit(look + 0.02 * rng.normal(size=FEATURE_DIM))
         detections = [Detection([100, 100, 40, 40], label=CHAIR, feature=feature,
                                 world_position=[1.0, 2.0, 0.5])] if seen else []
-        tracker.update(detections, SimFrame(index=t, rgb=np.zeros((480, 640, 3), np.uint8)))
+        tracker.update(complete_detections(detections, SimFrame(index=t, rgb=np.zeros((480, 640, 3), np.uint8)))[0], t)
         for track in tracker.tracks:
-            assert len(track.features) <= 10 and len(track.world_positions) <= 5
-            assert len(track.pending_observations) <= config.n_init
+            assert len(track.features.rows) <= 4 and len(track.positions.rows) <= 5
     assert tracker.gallery.ids.tolist() == [1]          # 30 returns, one identity
     assert tracker.gallery.features(1).shape[0] == 4
     frames = tracker.gallery.frames(1)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from reid.data.geometry import intrinsic_matrix, intrinsics_for_fov, look_at, project
-from tracker import Detection, Tracker
+from tracker import Detection, Tracker, complete_detections
 from tracker.world import color_to_depth_pixels, world_position
 
 from test_tracker_scenarios import Camera, SimFrame, make_room, visible_box
@@ -116,7 +116,7 @@ def test_tracker_on_rgbd_frames_with_an_embedder_keeps_twins_apart():
     depth_intrinsic[0, 2] += 1.5
     rng = np.random.default_rng(2)
     embedder = LookupEmbedder()
-    tracker = Tracker(embedder=embedder)
+    tracker = Tracker()
     rgb = np.zeros((242, 324, 3), np.uint8)
     seen = {}
     unknown_pose_frames = set(range(300, 310))
@@ -144,7 +144,9 @@ def test_tracker_on_rgbd_frames_with_an_embedder_keeps_twins_apart():
                          pose=None if t in unknown_pose_frames else pose,
                          intrinsic_color=camera.intrinsic, intrinsic_depth=depth_intrinsic)
         calls_before = len(embedder.calls)
-        for track in tracker.update(detections, frame):
+        complete, _ = complete_detections(detections, frame, embedder)
+        owners = {id(c): owners[id(d)] for d, c in zip(detections, complete)}
+        for track in tracker.update(complete, t):
             k = owners[id(track.last_detection)]
             seen.setdefault(k, set()).add(track.track_id)
             if t not in unknown_pose_frames:

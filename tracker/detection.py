@@ -1,9 +1,13 @@
-"""One object detection in one frame, and the checks that keep a bad one out of the tracker."""
+"""One object detection in one frame, the checks that keep a bad one out of the tracker, and the step
+that completes a frame's detections before the tracker sees them (feature, world position, cut by the
+border)."""
 import logging
-from dataclasses import dataclass
-from typing import List, NamedTuple, Optional
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
+
+from .world import world_position
 
 log = logging.getLogger("tracker")
 
@@ -110,119 +114,6 @@ def invalid_reason(detection, image_size=None, feature_dim=None):
     return None
 
 
-class CheckedDetections(NamedTuple):
-    """What :func:`check_detections` found, with the arrays it stacked on the way.
-
-    Attributes
-    ----------
-    valid : ndarray, (N,) bool
-        True where :func:`invalid_reason` returns None; False where it may not.
-    boxes : ndarray, Nx4 float64, or None
-        Every box (``tlwh``, pixels), when all are (4,) arrays.
-    features : ndarray, KxD float32, or None
-        The features that stacked (non-empty (D,) arrays of the expected length), as given.
-    feature_rows : list of int
-        Which detections those K features are.
-    """
-
-    valid: np.ndarray
-    boxes: Optional[np.ndarray]
-    features: Optional[np.ndarray]
-    feature_rows: List[int]
-
-
-def valid_detections(detections, image_size=None, feature_dim=None):
-    """Which detections pass every check of :func:`invalid_reason`, checked for all at once.
-
-    Parameters
-    ----------
-    detections : list of Detection
-    image_size, feature_dim
-        As in :func:`invalid_reason`.
-
-    Returns
-    -------
-    ndarray of bool, (N,)
-        True where :func:`invalid_reason` returns None; False where it may not (ask it: an input this
-        batched check does not handle, e.g. boxes or features of different shapes, is False here and
-        may still be valid).
-    """
-    return check_detections(detections, image_size, feature_dim).valid
-
-
-def check_detections(detections, image_size=None, feature_dim=None):
-    """:func:`valid_detections`, returning the boxes and features it stacked as well.
-
-    Returns
-    -------
-    CheckedDetections
-    """
-    count = len(detections)
-    valid = np.zeros(count, dtype=bool)
-    if not count:
-        return CheckedDetections(valid, np.zeros((0, 4)), None, [])
-    boxes = [detection.tlwh for detection in detections]
-    scores = [detection.score for detection in detections]
-    # boxes other than a (4,) array and scores other than a float are left to invalid_reason
-    stacked_boxes = stack_same_shape(boxes, (4,), np.float64) if _every(scores, float) else None
-    if stacked_boxes is not None:            # the usual frame: every box a (4,) array, every score a float
-        checked, boxes = range(count), stacked_boxes
-    else:
-        checked = [k for k in range(count) if type(boxes[k]) is np.ndarray and boxes[k].shape == (4,)
-                   and type(scores[k]) is float]
-        if not checked:
-            return CheckedDetections(valid, None, None, [])
-        if len(checked) < count:
-            boxes, scores = [boxes[k] for k in checked], [scores[k] for k in checked]
-        boxes = np.array(boxes, dtype=np.float64)
-    scores = np.array(scores, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        fine = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & np.isfinite(scores)
-        if image_size is not None:
-            width, height = image_size
-            right, bottom = boxes[:, 2] + boxes[:, 0], boxes[:, 3] + boxes[:, 1]
-            fine &= ~((right <= 0) | (bottom <= 0) | (boxes[:, 0] >= width) | (boxes[:, 1] >= height))
-    valid[checked] = fine
-    all_boxes = boxes if len(checked) == count else None
-    features = [detection.feature for detection in detections]
-    with_feature = [k for k, feature in enumerate(features) if feature is not None]
-    if not with_feature:
-        return CheckedDetections(valid, all_boxes, None, [])
-    if feature_dim is None:       # no length to check: the features only need to stack
-        feature_dim = features[with_feature[0]].size if type(features[with_feature[0]]) is np.ndarray else 0
-    # features other than a non-empty (D,) array of the expected length are left to invalid_reason
-    stacked = stack_same_shape(features, (feature_dim,)) if len(with_feature) == count and feature_dim else None
-    if stacked is not None:                  # the usual frame: every feature a (D,) array
-        stackable = list(range(count))
-    else:
-        stackable = [k for k in with_feature if type(features[k]) is np.ndarray and features[k].ndim == 1
-                     and features[k].size == feature_dim and feature_dim > 0]
-    fine = np.zeros(count, dtype=bool)
-    if stackable and stacked is None:
-        stacked = np.array([features[k] for k in stackable])
-    if stackable:
-        fine[stackable] = np.isfinite(stacked).all(axis=1) & stacked.any(axis=1)
-    valid[with_feature] &= fine[with_feature]
-    return CheckedDetections(valid, all_boxes, stacked, stackable)
-
-
-def _every(values, kind):
-    """Whether every value (of a non-empty list) is of exactly this type."""
-    return set(map(type, values)) == {kind}
-
-
-def stack_same_shape(arrays, shape, dtype=None):
-    """The arrays stacked (``np.array(arrays, dtype)``, Nx``shape``) when every one is an ndarray of
-    ``shape``; None otherwise (then look at each)."""
-    if not arrays or not _every(arrays, np.ndarray):
-        return None
-    try:
-        stacked = np.array(arrays, dtype=dtype)
-    except ValueError:                       # arrays of different shapes
-        return None
-    return stacked if stacked.shape == (len(arrays),) + tuple(shape) and stacked.dtype != object else None
-
-
 def touches_border(detection, image_size, margin=2.0):
     """Whether a box reaches within ``margin`` pixels of the border of an image of size (W, H)."""
     width, height = image_size
@@ -231,26 +122,18 @@ def touches_border(detection, image_size, margin=2.0):
 
 
 def sanitize(detection, image_size=None):
-    """Drop the optional parts of a detection that cannot be used, with a warning; keep the rest.
-
-    A mask of the wrong size and a non-finite world position are removed (the detection still
-    tracks on its box and feature).
-    """
-    mask = detection.mask
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.ndim != 2 or (image_size is not None and mask.shape != (image_size[1], image_size[0])):
-            log.warning("detection %s: mask of shape %s does not fit the image, mask ignored",
-                        detection.tlwh.tolist(), mask.shape)
-            mask = None
-        else:
-            mask = mask.astype(bool, copy=False)
-        detection.mask = mask
-    position = detection.world_position
+    """The detection without the optional parts that cannot be used (a mask of the wrong size, a world
+    position that is not a finite 3D point), each dropped with a warning; a new object when one is."""
+    mask, position = detection.mask, detection.world_position
+    if mask is not None and (np.ndim(mask) != 2 or (image_size is not None
+                                                    and np.shape(mask) != (image_size[1], image_size[0]))):
+        log.warning("detection %s: mask of shape %s does not fit the image, mask ignored",
+                    detection.tlwh.tolist(), np.shape(mask))
+        detection = replace(detection, mask=None)
     if position is not None and (position.shape != (3,) or not np.isfinite(position).all()):
         log.warning("detection %s: world position %s is not a finite 3D point, ignored",
                     detection.tlwh.tolist(), position.tolist())
-        detection.world_position = None
+        detection = replace(detection, world_position=None)
     return detection
 
 
@@ -260,23 +143,90 @@ def normalized(feature):
     return feature / np.linalg.norm(feature)
 
 
-def normalized_rows(features):
-    """Each row scaled to unit length (float32), bit for bit as :func:`normalized` scales one feature.
+def embed_detections(embedder, rgb, detections):
+    """One batched ``embedder.embed`` call for the detections: N x D float32.
+
+    Masks are used where known; a detection without one (in a frame where others have masks) stands
+    for its whole box.
+    """
+    if not detections:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    boxes = np.stack([d.tlwh for d in detections])
+    masks = None
+    if any(d.mask is not None for d in detections):
+        masks = np.zeros((len(detections),) + rgb.shape[:2], dtype=bool)
+        for i, d in enumerate(detections):
+            if d.mask is not None:
+                masks[i] = d.mask
+            else:
+                x1, y1, x2, y2 = np.round(d.to_tlbr()).astype(int)
+                masks[i, max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = True
+    return np.asarray(embedder.embed(rgb, boxes, masks), dtype=np.float32)
+
+
+def complete_detections(detections, frame, embedder=None, config=None):
+    """A frame's detections as the tracker takes them: new objects with their feature, world position and
+    ``truncated`` flag; the caller's are not modified.
 
     Parameters
     ----------
-    features : ndarray, NxD
+    detections : list of Detection
+    frame : object
+        With ``rgb`` (HxWx3 uint8) and optionally ``index``, ``depth`` (metres, its own size), ``pose``
+        (4x4 camera-to-world or None), ``intrinsic_color``, ``intrinsic_depth``, like
+        ``reid.data.scannet.Frame``.
+    embedder : object, optional
+        ``embed(rgb, boxes_tlwh, masks) -> NxD``, for the detections without a feature (one batched call).
+    config : TrackerConfig, optional
+        Its ``ignored_labels``, ``min_score``, ``min_valid_depths`` and ``border_margin`` apply.
 
     Returns
     -------
-    ndarray, NxD float32
-
-    Notes
-    -----
-    ``np.linalg.norm`` of one float32 vector is ``sqrt(x . x)`` with BLAS's dot product; a stacked
-    ``matmul`` of each row with itself is the same dot product (a sum over all rows at once, as
-    ``einsum`` or ``norm(..., axis=1)`` would do it, rounds differently).
+    kept : list of Detection
+        Tracked classes, valid ones (each invalid one skipped with a warning naming the problem).
+    skipped : int
+        Invalid detections skipped.
     """
-    features = np.asarray(features, dtype=np.float32)
-    norms = np.sqrt(np.matmul(features[:, None, :], features[:, :, None])[:, 0])
-    return features / norms
+    from .tracker import TrackerConfig
+    config = config if config is not None else TrackerConfig()
+    rgb = getattr(frame, "rgb", None)
+    image_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else None
+    kept, skipped = [], 0
+    for detection in detections:
+        if detection.label in config.ignored_labels or detection.score < config.min_score:
+            continue
+        reason = invalid_reason(detection, image_size)
+        if reason:
+            log.warning("frame %s: detection skipped: %s", getattr(frame, "index", None), reason)
+            skipped += 1
+            continue
+        detection = replace(sanitize(detection, image_size))
+        if detection.feature is not None:
+            detection.feature = normalized(detection.feature)
+        if image_size is not None:
+            detection.truncated = detection.truncated or touches_border(detection, image_size, config.border_margin)
+        kept.append(detection)
+    missing = [d for d in kept if d.feature is None]
+    if missing and embedder is not None and rgb is not None:
+        features = embed_detections(embedder, rgb, missing)
+        if features.shape[:1] != (len(missing),):
+            raise ValueError(f"embedder returned features of shape {features.shape} for {len(missing)} boxes")
+        for detection, feature in zip(missing, features):
+            detection.feature = feature
+            reason = invalid_reason(detection)
+            if reason:
+                log.warning("frame %s: detection skipped: embedder output: %s", getattr(frame, "index", None), reason)
+                skipped += 1
+                kept.remove(detection)
+                continue
+            detection.feature = normalized(feature)
+    depth, pose = getattr(frame, "depth", None), getattr(frame, "pose", None)
+    intrinsic_color, intrinsic_depth = getattr(frame, "intrinsic_color", None), getattr(frame, "intrinsic_depth", None)
+    if intrinsic_depth is None and depth is not None and rgb is not None and depth.shape[:2] == rgb.shape[:2]:
+        intrinsic_depth = intrinsic_color
+    if depth is not None and pose is not None and intrinsic_color is not None and intrinsic_depth is not None:
+        for detection in kept:
+            if detection.world_position is None:
+                detection.world_position = world_position(detection.mask, depth, intrinsic_color, intrinsic_depth, pose,
+                                                          tlwh=detection.tlwh, min_valid_depths=config.min_valid_depths)
+    return kept, skipped

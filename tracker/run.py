@@ -6,7 +6,7 @@ Writes ``OUT/SCENE.txt`` (MOTChallenge: ``frame,id,x,y,w,h,score,-1,-1,-1``, fra
 index + 1, only confirmed tracks updated in that frame), the long-term gallery
 ``OUT/SCENE.gallery.npz`` beside it, ``OUT/SCENE.summary.json`` (the scene folder, the counts below and
 every tracker setting), with ``--video`` an annotated ``OUT/SCENE.mp4`` and, with ``--rerun FILE.rrd``,
-a rerun.io recording (:mod:`tracker.recording`; needs ``pip install rerun-sdk``). ``--set`` changes
+a rerun.io recording (:mod:`viewer.recording`; needs ``pip install rerun-sdk``). ``--set`` changes
 :class:`tracker.TrackerConfig` settings (as ``benchmarks.tracking --set`` does).
 
 The closing summary counts what went wrong: frames skipped (a colour image that cannot be read, each
@@ -32,6 +32,7 @@ from .config import jsonable_overrides, parse_config_overrides
 from .detectors import DETECTORS, create_detector
 from .detectors.file import DetectionFileError
 from .draw import VideoWriter, draw_tracks
+from .detection import complete_detections
 from .gallery import EmbeddingModelId, GalleryFileError, LongTermGallery
 from .io import mot_lines, write_mot
 from .tracker import Tracker, TrackerConfig
@@ -49,16 +50,19 @@ def changed_settings(config):
             if getattr(config, f.name) != getattr(defaults, f.name)}
 
 
-def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
+def track_scene(scene, detector, embedder, tracker, out_dir, video=False, frame_step=1, max_frames=None, progress=True,
                 use_depth=True, recording=None):
     """Run the tracker over a scene and write its outputs; returns the summary dict.
 
-    ``recording`` (a :class:`tracker.recording.SceneRecording`, optional) logs every tracked frame
+    Per frame: read it, detect, complete the detections (:func:`tracker.detection.complete_detections`:
+    embed with ``embedder``, world positions from depth and pose when ``use_depth``), track.
+
+    ``recording`` (a :class:`viewer.recording.SceneRecording`, optional) logs every tracked frame
     and is closed at the end.
 
     Besides the outputs' figures the summary counts what went wrong: ``skipped_files`` (colour
     images that could not be read), ``pose_unknown`` and ``no_depth`` (frames tracked without them;
-    None when ``use_depth`` is off) and ``invalid_detections`` (dropped by the tracker); ``settings``
+    None when ``use_depth`` is off) and ``invalid_detections`` (dropped before or by the tracker); ``settings``
     holds every tracker setting, ``settings_changed`` those not at their defaults.
     """
     out_dir = Path(out_dir)
@@ -69,7 +73,7 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     needs_masks = getattr(detector, "name", "") == "gt"
     started = time.perf_counter()
     processed = pose_unknown = no_depth = 0
-    invalid_before = tracker.invalid_detections
+    invalid_before, invalid = tracker.invalid_detections, 0
     skipped = []
     try:
         for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
@@ -82,7 +86,9 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
             if use_depth:
                 pose_unknown += frame.pose is None
                 no_depth += frame.depth is None
-            tracks = tracker.update(detector(frame), frame=frame)
+            detections, skipped_detections = complete_detections(detector(frame), frame, embedder, tracker.config)
+            invalid += skipped_detections
+            tracks = tracker.update(detections, frame.index)
             processed += 1
             lines.extend(mot_lines(index + 1, tracks))
             track_ids.update(track.track_id for track in tracks)
@@ -98,14 +104,14 @@ def track_scene(scene, detector, tracker, out_dir, video=False, frame_step=1, ma
     seconds = time.perf_counter() - started
     write_mot(out_dir / f"{scene.name}.txt", lines)
     tracker.gallery.save(out_dir / f"{scene.name}.gallery.npz")
-    scene_path = getattr(scene, "path", None)       # the scene folder, for python -m tracker.report
+    scene_path = getattr(scene, "path", None)       # the scene folder, for python -m viewer.report
     summary = {"scene": scene.name, "scene_path": str(Path(scene_path).resolve()) if scene_path else None,
                "frames": processed, "tracks": len(track_ids),
                "reused_ids": tracker.reactivations, "seconds": seconds,
                "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
                "out": str(out_dir / f"{scene.name}.txt"),
                "skipped_files": skipped, "pose_unknown": pose_unknown if use_depth else None,
-               "no_depth": no_depth if use_depth else None, "invalid_detections": tracker.invalid_detections - invalid_before,
+               "no_depth": no_depth if use_depth else None, "invalid_detections": invalid + tracker.invalid_detections - invalid_before,
                "settings_changed": jsonable_overrides(changed_settings(tracker.config)),
                "settings": jsonable_overrides(dataclasses.asdict(tracker.config))}
     atomic_write_json(out_dir / f"{scene.name}.summary.json", summary)
@@ -186,13 +192,13 @@ def main(argv=None):
         embedder = Embedder.from_spec(args.reid, device=args.device, precision=args.precision,
                                        compile=args.compile, backend=args.backend or "torch")
         gallery = LongTermGallery.load(args.gallery) if args.gallery else None
-        tracker = Tracker(TrackerConfig(**overrides), embedder=embedder, gallery=gallery)
+        tracker = Tracker(TrackerConfig(**overrides), gallery=gallery)
         tracker.gallery.check_model(EmbeddingModelId.of(embedder), args.gallery or "gallery")
         recording = None
         if args.rerun:
-            from .recording import SceneRecording
+            from viewer.recording import SceneRecording
             recording = SceneRecording(args.rerun, scene.name)
-        summary = track_scene(scene, detector, tracker, args.out, video=args.video, frame_step=args.frame_step,
+        summary = track_scene(scene, detector, embedder, tracker, args.out, video=args.video, frame_step=args.frame_step,
                               max_frames=args.max_frames, progress=not args.quiet, use_depth=not args.rgb_only,
                               recording=recording)
     except (SceneError, DetectionFileError, CheckpointError, WeightsError, GalleryFileError, OSError,

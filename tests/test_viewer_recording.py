@@ -119,7 +119,7 @@ def test_recording_holds_camera_images_boxes_identities_and_path(recorded_run):
 
 def test_returned_identities_are_marked_and_2d_only_frames_log_no_world(tmp_path):
     pytest.importorskip("rerun")
-    from tracker.recording import SceneRecording
+    from viewer.recording import SceneRecording
 
     def track(track_id, from_gallery, position):
         return SimpleNamespace(track_id=track_id, label=5, from_gallery=from_gallery, world_position=position,

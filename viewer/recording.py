@@ -32,8 +32,8 @@ import numpy as np
 
 from reid.data.nyu40 import class_name
 
-from .draw import track_colour_rgb
-from .io import reported_box
+from tracker.draw import track_colour_rgb
+from tracker.io import reported_box
 
 INSTALL_HINT = ("--rerun needs the rerun SDK: pip install rerun-sdk "
                 "(or pip install 'where-did-i-see-it[viz]')")

@@ -1,4 +1,4 @@
-"""``python -m tracker.report``: the HTML object report of a tracker run, and its one-line errors."""
+"""``python -m viewer.report``: the HTML object report of a tracker run, and its one-line errors."""
 import json
 import re
 import shutil
@@ -9,7 +9,7 @@ import pytest
 
 from tracker.gallery import LongTermGallery
 from tracker.io import read_mot
-from tracker.report import (count_returns, main, seen_ranges, thumbnail_choices, tracked_frame_step,
+from viewer.report import (count_returns, main, seen_ranges, thumbnail_choices, tracked_frame_step,
                             write_report)
 
 SCENE = "scene0000_00"
@@ -211,8 +211,8 @@ def test_other_bad_input_is_one_line(tiny_scene, tmp_path, capsys):
 
 @pytest.mark.slow  # a Python start-up with numpy and OpenCV: ~2 s on a busy machine
 def test_command_line_errors_without_a_traceback(tmp_path, run_module):
-    result = run_module("tracker.report", str(tmp_path / "out" / SCENE))
+    result = run_module("viewer.report", str(tmp_path / "out" / SCENE))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"python -m tracker.report: error: {tmp_path / 'out' / SCENE}.txt: no tracks file (python -m tracker.run "
+        f"python -m viewer.report: error: {tmp_path / 'out' / SCENE}.txt: no tracks file (python -m tracker.run "
         f"SCENE --out OUT writes OUT/SCENE.txt; give OUT/SCENE)"]

@@ -1,4 +1,4 @@
-"""``python -m tracker.query``: where did I see the object in this photo? And the gallery's model record."""
+"""``python -m viewer.query``: where did I see the object in this photo? And the gallery's model record."""
 import json
 
 import cv2
@@ -9,7 +9,7 @@ from reid.data.scannet import ScanNetScene
 from tracker.detectors.ground_truth import GroundTruthDetector
 from tracker.gallery import EmbeddingModelId, GalleryModelError, LongTermGallery
 from tracker.io import read_mot
-from tracker.query import QueryObject, main as query_main
+from viewer.query import QueryObject, main as query_main
 from tracker.run import main as run_main
 
 pytestmark = pytest.mark.slow     # every test here reads the galleries of a tracker run (seconds)
@@ -146,7 +146,7 @@ def test_an_older_gallery_without_a_model_is_accepted_with_a_warning(tracked, se
     _, _, gallery = tracked
     old = rewrite(gallery, tmp_path / "old.gallery.npz", drop=("model_name", "model_weights_sha256"))
     assert LongTermGallery.load(old).model is None
-    result = run_module("tracker.query", str(old), "--image", str(seen_object[0]), "--reid", str(tiny_checkpoint),
+    result = run_module("viewer.query", str(old), "--image", str(seen_object[0]), "--reid", str(tiny_checkpoint),
                         "--top", "1")
     assert result.returncode == 0, result.stderr
     warnings = result.stderr.strip().splitlines()

@@ -1,6 +1,6 @@
 """Where did I see it? Ask a saved gallery about the object in a photo.
 
-``python -m tracker.query GALLERY --image PHOTO [--box x,y,w,h] [--mask PNG] [--top K] [--class NAME] [--json]``
+``python -m viewer.query GALLERY --image PHOTO [--box x,y,w,h] [--mask PNG] [--top K] [--class NAME] [--json]``
 
 Embeds the object in the photo (inside ``--box``, default the whole image; ``--mask``: a PNG of the
 photo's size, non-zero on the object) with the embedding model that filled the gallery (recorded in
@@ -25,9 +25,9 @@ import numpy as np
 from reid.cli import ArgumentParser, fail, positive_int, setup_logging
 from reid.data.nyu40 import NYU40_IDS, class_name
 
-from .gallery import EmbeddingModelId, GalleryFileError, LongTermGallery
+from tracker.gallery import EmbeddingModelId, GalleryFileError, LongTermGallery
 
-PROG = "python -m tracker.query"
+PROG = "python -m viewer.query"
 
 
 class QueryInputError(ValueError):

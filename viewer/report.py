@@ -1,6 +1,6 @@
 """Object report: one self-contained HTML page of what a tracker run found in a scene.
 
-``python -m tracker.report OUT/SCENE [--root ROOT] [--out REPORT.html] [--return-gap N] [--thumbnails K]``
+``python -m viewer.report OUT/SCENE [--root ROOT] [--out REPORT.html] [--return-gap N] [--thumbnails K]``
 
 Reads what ``python -m tracker.run SCENE --out OUT`` wrote (``OUT/SCENE.txt``, the MOT lines;
 ``OUT/SCENE.gallery.npz``, the long-term gallery; ``OUT/SCENE.summary.json``, which names the scene
@@ -41,13 +41,13 @@ from reid.fileio import atomic_write_text
 
 from reid.data.scannet import read_pose
 
-from .draw import track_colour_rgb
-from .gallery import GalleryFileError, LongTermGallery
-from .io import read_mot
+from tracker.draw import track_colour_rgb
+from tracker.gallery import GalleryFileError, LongTermGallery
+from tracker.io import read_mot
 
 log = logging.getLogger("tracker")
 
-PROG = "python -m tracker.report"
+PROG = "python -m viewer.report"
 
 DEFAULT_RETURN_GAP = 30
 """Frames out of view after which seeing an identity again counts as a return: more than this many
