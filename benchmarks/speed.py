@@ -1,6 +1,7 @@
 """Speed and scaling: tracker update time, embedder throughput, end-to-end frames/s.
 
-``python -m benchmarks.speed [--out OUT] [--quick] [--repeats 5] [--scene SCENE --root ROOT]``
+``python -m benchmarks.speed [--out OUT] [--quick] [--repeats 5] [--scene SCENE --root ROOT]``;
+``python -m benchmarks.speed --load N [--max-frames 100] [--repeats 2] [--scene SCENE --root ROOT]``
 
 (a) **Tracker update** (embedding excluded): ``Tracker.update`` per frame against the number of live
     (confirmed) tracks and the size of the long-term gallery. Detections carry precomputed random
@@ -20,6 +21,14 @@
 (d) **Training throughput** (``--skip training`` to leave out): ``reid.train``'s step on the same
     architecture (float32, P x K random crop sets, batch-all triplet loss, backward, AdamW), in
     training views/s.
+(e) **Loaded machine** (``--load N``, instead of (a)-(d)): ``python -m tracker.run`` on ``--scene``
+    (default: the 400-frame demo room, generated into a temporary folder) for ``--max-frames`` (100)
+    frames, alone and beside N processes spinning in Python (started and stopped by the benchmark),
+    under the libraries' thread defaults (``--threads 0``) and under tracker.run's thread policy
+    (:func:`reid.cli.configure_threads`): wall seconds, CPU seconds (user + system of the child),
+    frames/s, slowdown against the same policy alone, how loaded the machine was (runnable threads
+    during the run, load average); median of ``--repeats`` (2) runs, every cell once per repeat. Writes
+    ``OUT/speed.json`` and the table as ``OUT/load.md``.
 
 Each figure is the median of ``--repeats`` runs; all cells of (a) are measured interleaved in one
 process, so their ratios are side by side. ``--baseline DIR`` times another version of the tracker
@@ -31,6 +40,7 @@ plot ``OUT/speed.png``, and states the machine (CPUs, torch threads, device, loa
 import copy
 import dataclasses
 import importlib.util
+import json
 import math
 import os
 import platform
@@ -42,10 +52,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argument, add_precision_argument, fail,
-                      positive_int, setup_logging)
+from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argument, add_precision_argument,
+                      available_cpus, fail, positive_int, setup_logging)
 from reid.data.scannet import SceneError
-from reid.fileio import atomic_write_json
+from reid.fileio import atomic_write_json, atomic_write_text
 
 from .provenance import run_facts
 from .plots import finite, pyplot, require_matplotlib, save_figure
@@ -55,6 +65,12 @@ GALLERY_ENTRIES = (1_000, 10_000, 100_000, 1_000_000)
 BATCH_SIZES = (1, 8, 32, 64)
 QUICK = dict(live=(10, 50), gallery_sizes=(1_000, 10_000), batch_sizes=(1, 8), frames=5, repeats=2,
              min_objects=8, max_frames=5, train_batch=(4, 2), train_steps=1)
+
+SKIPPED_BY_LOAD = {"skipped": "--load"}     # parts (a)-(d) in --load's results, not printed
+LOAD = dict(max_frames=100, repeats=2)       # --load's defaults (QUICK_LOAD with --quick)
+QUICK_LOAD = dict(max_frames=20, repeats=1)
+
+SPEED_PARTS = ("tracker", "embedder", "training", "end_to_end")
 
 TRACKED_LABELS = (3, 4, 5, 6, 7, 10, 14, 24, 25, 39)   # NYU40 classes the tracker follows (no structure)
 
@@ -540,6 +556,172 @@ def bench_end_to_end(scene_name, root, embedder, repeats, max_frames, use_depth=
                       "world positions computed there), mean over the frames of a run, median over runs"]}
 
 
+# ------------------------------------------------------------------------------------ (e) loaded machine
+
+LOAD_POLICIES = ("library defaults", "configured")
+"""The thread policies ``--load`` compares: ``python -m tracker.run --threads 0`` (torch, OpenMP and OpenCV
+as their libraries set themselves up) and ``tracker.run``'s own (``--threads`` left out, or ``--threads N``
+when the benchmark is given one: :func:`reid.cli.configure_threads`)."""
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def busy_processes(count):
+    """``count`` processes spinning in pure Python (``while True: pass``), each wanting a whole core."""
+    import subprocess
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def stop_processes(processes):
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait()
+
+
+def demo_scene(folder):
+    """The demo room of the issue reports: ``python -m reid.data.generate --scenes 1 --frames 400 --size
+    320x240 --seed 0`` written into ``folder``; returns (scene name, root)."""
+    from reid.data.generate import generate_scene
+    generate_scene(folder, index=0, seed=0, frames=400, size=(320, 240))
+    return "scene0000_00", folder
+
+
+class RunnableSampler:
+    """The machine's runnable threads (``/proc/loadavg``'s fourth field, less the sampling thread itself),
+    sampled every ``interval`` seconds while the ``with`` block runs: ``mean`` afterwards (None where there
+    is no ``/proc/loadavg``). Unlike the load average it does not lag behind, so a run alone right after a
+    loaded one reads as alone; it counts the run's own busy threads too."""
+
+    def __init__(self, interval=0.2):
+        import threading
+        self.interval, self.samples, self.mean = interval, [], None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while True:
+            try:
+                running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+            except (OSError, ValueError, IndexError):
+                return
+            self.samples.append(max(running - 1, 0))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.mean = float(np.mean(self.samples)) if self.samples else None
+        return False
+
+
+def run_tracker_process(scene, root, out, max_frames, threads_arguments, rgb_only=False):
+    """One ``python -m tracker.run SCENE --detector gt --quiet`` in a child process: its wall seconds, CPU
+    seconds (user + system, from ``os.wait4``), frames, frames/s over the wall time (start-up included) and
+    of the tracking loop alone, the 1-minute load average at its start and end and the mean number of
+    runnable threads on the machine while it ran (:class:`RunnableSampler`)."""
+    import subprocess
+    command = [sys.executable, "-m", "tracker.run", str(scene), "--root", str(root), "--detector", "gt",
+               "--out", str(out), "--quiet", "--max-frames", str(max_frames), *threads_arguments]
+    if rgb_only:
+        command.append("--rgb-only")
+    repository = str(Path(__file__).resolve().parents[1])     # this checkout's tracker package
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (repository, os.environ.get("PYTHONPATH")) if p))
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryFile() as output, RunnableSampler() as runnable:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            raise RuntimeError(f"{' '.join(command[1:])} failed ({process.returncode}): "
+                               f"{output.read().decode(errors='replace').strip()[-500:]}")
+    summary = json.loads((Path(out) / f"{Path(scene).name}.summary.json").read_text())
+    return {"wall_seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "frames": summary["frames"],
+            "frames_per_second": summary["frames"] / wall, "loop_frames_per_second": summary["frames_per_second"],
+            "load_average_start": load_before, "load_average_end": os.getloadavg()[0],
+            "runnable_mean": runnable.mean, "context_switches_involuntary": usage.ru_nivcsw}
+
+
+def bench_load(scene, root, load, max_frames, repeats, threads=None, echo=print, rgb_only=False):
+    """``python -m tracker.run`` alone and beside ``load`` busy processes, under each of
+    :data:`LOAD_POLICIES`: one row per (policy, busy processes) with the medians over ``repeats`` runs of
+    wall seconds, CPU seconds and frames/s, the load averages, and ``slowdown`` (wall time against the
+    same policy alone). Each repeat runs every cell once, alone first, the policies in turn first."""
+    policies = {"library defaults": ["--threads", "0"],
+                "configured": [] if threads is None else ["--threads", str(threads)]}
+    runs = {(policy, busy): [] for busy in (0, load) for policy in LOAD_POLICIES}
+    with tempfile.TemporaryDirectory(prefix="speed-load-") as out:
+        for repeat in range(repeats):
+            for busy in (0, load):
+                processes = busy_processes(busy)
+                try:
+                    time.sleep(1.0 if busy else 0.0)          # the busy processes running before the timing
+                    for policy in (LOAD_POLICIES if repeat % 2 == 0 else LOAD_POLICIES[::-1]):
+                        run = run_tracker_process(scene, root, out, max_frames, policies[policy], rgb_only)
+                        runs[policy, busy].append(run)
+                        echo(f"  {policy:>16}, {busy} busy process{'es' * (busy != 1)}: "
+                             f"{run['wall_seconds']:6.1f} s wall, "
+                             f"{run['cpu_seconds']:6.1f} s CPU, {run['frames_per_second']:5.2f} frames/s, "
+                             f"{'-' if run['runnable_mean'] is None else format(run['runnable_mean'], '.1f')} "
+                             f"runnable threads, load average {run['load_average_start']:.2f} -> "
+                             f"{run['load_average_end']:.2f}")
+                finally:
+                    stop_processes(processes)
+    rows = []
+    for (policy, busy), cell in runs.items():
+        row = {"policy": policy, "arguments": policies[policy], "busy_processes": busy, "runs": cell,
+               "frames": cell[0]["frames"]}
+        for key in ("wall_seconds", "cpu_seconds", "loop_frames_per_second", "load_average_start", "load_average_end",
+                    "runnable_mean"):
+            values = [run[key] for run in cell if run[key] is not None]
+            row[key] = _median(values) if values else None
+        row["frames_per_second"] = row["frames"] / row["wall_seconds"]       # of the median run, as in the table
+        row["cores_used"] = _median([run["cpu_seconds"] / run["wall_seconds"] for run in cell])
+        rows.append(row)
+    for row in rows:
+        alone = next(r for r in rows if r["policy"] == row["policy"] and r["busy_processes"] == 0)
+        row["slowdown"] = row["wall_seconds"] / alone["wall_seconds"]
+        row["cpu_ratio"] = row["cpu_seconds"] / alone["cpu_seconds"]
+    return {"scene": Path(str(scene)).name, "root": str(root), "load": load, "max_frames": max_frames,
+            "repeats": repeats, "rows": rows, "cpus_usable": available_cpus(),
+            "environment": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+            "notes": [f"python -m tracker.run on {Path(str(scene)).name} (--detector gt, --max-frames {max_frames}), "
+                      f"alone and beside {load} process{'es' * (load != 1)} running 'while True: pass' (started "
+                      "and stopped by the benchmark); medians over the repeats",
+                      "library defaults: --threads 0 (torch, OpenMP and OpenCV as they set themselves up); "
+                      "configured: tracker.run's policy (reid.cli.configure_threads: torch threads = usable CPUs "
+                      "or --threads, OMP_WAIT_POLICY=PASSIVE, OpenCV single-threaded)",
+                      "wall and CPU seconds of the whole process (start-up and model loading included; CPU = user "
+                      "+ system, os.wait4); frames/s = frames / wall seconds; cores used = CPU / wall seconds; "
+                      "slowdown = wall seconds against the same policy alone",
+                      "runnable threads: the machine's runnable threads while a run ran (mean of /proc/loadavg "
+                      "samples every 0.2 s; the run's own and the busy processes' included, other work on the "
+                      "machine too); load average: the 1-minute load average at the start and end of a run (it "
+                      "lags: a run alone after a loaded one starts high)"]}
+
+
+def load_markdown(part):
+    """The ``--load`` part as a markdown table: policy x busy processes."""
+    lines = ["| policy | busy processes | wall s | CPU s | frames/s | cores used | slowdown | runnable threads "
+             "| load average (start -> end) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in part["rows"]:
+        lines.append(f"| {row['policy']} (`{' '.join(row['arguments']) or 'no --threads'}`) | "
+                     f"{row['busy_processes']} | {row['wall_seconds']:.1f} | {row['cpu_seconds']:.1f} | "
+                     f"{row['frames_per_second']:.2f} | {row['cores_used']:.2f} | {row['slowdown']:.2f} | "
+                     f"{'-' if row.get('runnable_mean') is None else format(row['runnable_mean'], '.1f')} | "
+                     f"{row['load_average_start']:.2f} -> {row['load_average_end']:.2f} |")
+    return lines
+
+
 # ------------------------------------------------------------------------------------ output
 
 def _jsonable(value):
@@ -631,7 +813,7 @@ def print_tables(result, echo=print):
         if part.get("baseline"):
             echo(f"  note: baseline = the tracker package of {part['baseline']}, timed run for run alternately with "
                  "this one on the same frames; ratio = median of the per-run ratios (this / baseline)")
-    elif part:
+    elif part and part != SKIPPED_BY_LOAD:
         echo(f"\n(a) tracker update: {part}")
     part = result.get("embedder")
     if isinstance(part, dict) and part.get("rows"):
@@ -645,7 +827,7 @@ def print_tables(result, echo=print):
                  f"{r['images_per_s']:10.1f} | {r['ms_per_batch']:9.1f} | {ratio} | {cosine}")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
-    elif part:
+    elif part and part != SKIPPED_BY_LOAD:
         echo(f"\n(b) embedder: {part}")
     part = result.get("training")
     if isinstance(part, dict) and "views_per_s" in part:
@@ -654,7 +836,7 @@ def print_tables(result, echo=print):
              f"{part['views_per_s'] * part['images_per_view']:.1f} stream images/s)")
         for note in part.get("notes", []):
             echo(f"  note: {note}")
-    elif part:
+    elif part and part != SKIPPED_BY_LOAD:
         echo(f"\n(d) training: {part}")
     part = result.get("end_to_end")
     if isinstance(part, dict) and "frames_per_second" in part:
@@ -666,8 +848,20 @@ def print_tables(result, echo=print):
             echo(f"    Tracker.update alone on these frames: {part['update_ms_per_frame']:.3f} ms per frame (mean over "
                  f"frames, median of {len(part['update_ms_runs'])} runs) with {part['detections_per_frame']:.1f} "
                  f"detections and {part['confirmed_tracks_per_frame']:.1f} confirmed live tracks per frame")
-    elif part:
+    elif part and part != SKIPPED_BY_LOAD:
         echo(f"\n(c) end to end: {part.get('skipped', part)}")
+    part = result.get("load")
+    if isinstance(part, dict) and part.get("rows"):
+        busy = part["load"]
+        echo(f"\n(e) loaded machine: python -m tracker.run on {part['scene']}, {part['rows'][0]['frames']} frames, "
+             f"alone and beside {busy} busy process{'es' * (busy != 1)} on {part['cpus_usable']} usable CPUs "
+             f"(median of {part['repeats']})")
+        for line in load_markdown(part):
+            echo(line)
+        for note in part.get("notes", []):
+            echo(f"  note: {note}")
+    elif part and part != SKIPPED_BY_LOAD:
+        echo(f"\n(e) loaded machine: {part.get('skipped', part)}")
 
 
 def main(argv=None):
@@ -715,12 +909,22 @@ def main(argv=None):
     add_backend_argument(parser, nargs="+", note="; with onnxruntime, float32 and/or int8 (those of --precision, "
                                                  "else float32) through ONNX Runtime are timed alternately with "
                                                  "the torch rows")
-    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive_int,
+                        help="torch threads (default: torch's choice); with --load, the --threads of the configured "
+                             "policy's runs (default: tracker.run's own)")
+    parser.add_argument("--load", type=positive_int, metavar="N",
+                        help="instead of (a)-(d): python -m tracker.run on --scene (default: the 400-frame demo room, "
+                             "generated) alone and beside N busy processes, with the libraries' thread defaults "
+                             "(--threads 0) and tracker.run's thread policy; wall and CPU seconds, frames/s "
+                             "(--max-frames default 100, --repeats default 2)")
     args = parser.parse_args(argv)
     require_matplotlib(parser.prog)
     setup_logging(quiet=True)
     if args.new_per_frame < 0:
         parser.error("--new-per-frame must be >= 0")
+    if args.load:
+        args.max_frames = args.max_frames or (QUICK_LOAD if args.quick else LOAD)["max_frames"]
+        args.repeats = args.repeats or (QUICK_LOAD if args.quick else LOAD)["repeats"]
     defaults = QUICK if args.quick else dict(live=LIVE_TRACKS, gallery_sizes=GALLERY_ENTRIES, batch_sizes=BATCH_SIZES,
                                              frames=64, repeats=5, min_objects=64, max_frames=30,
                                              train_batch=(16, 4), train_steps=3)
@@ -734,8 +938,11 @@ def main(argv=None):
         k: getattr(args, k) for k in ("quick", "repeats", "live", "gallery_sizes", "frames", "new_per_frame", "dim",
                                       "bank_size", "batch_sizes", "min_objects", "model", "scene", "root",
                                       "max_frames", "no_positions", "nn_budget", "baseline", "precision",
-                                      "train_batch", "train_steps", "compile", "backend")}}
+                                      "train_batch", "train_steps", "compile", "backend", "load",
+                                      "threads")}}
     echo = lambda line: print(line, flush=True)  # noqa: E731
+    if args.load:
+        return load_mode(args, result, echo, parser.prog)
     try:
         if "tracker" in args.skip:
             result["tracker"] = {"skipped": "--skip tracker"}
@@ -794,6 +1001,40 @@ def main(argv=None):
     except (SceneError, OSError, ValueError, RuntimeError, ImportError) as error:
         fail(parser.prog, f"{type(error).__name__}: {error}" if not str(error) else str(error))
     print(f"-> {out / 'speed.json'}, {out / 'speed.png'}")
+
+
+def load_mode(args, result, echo, prog):
+    """``--load N``: part (e) alone (the other parts recorded as skipped); writes ``OUT/speed.json`` and the
+    table as ``OUT/load.md``."""
+    for name in SPEED_PARTS:
+        result[name] = dict(SKIPPED_BY_LOAD)
+    out = Path(args.out)
+    try:
+        with tempfile.TemporaryDirectory(prefix="speed-demo-") as folder:
+            if args.scene:
+                from reid.data.scannet import ScanNetScene
+                scene, root = args.scene, args.root
+                ScanNetScene.open(scene, root)                   # a missing scene: one line, before any run
+            else:
+                echo("(e) generating the demo room (reid.data.generate --scenes 1 --frames 400 --size 320x240 "
+                     "--seed 0) ...")
+                scene, root = demo_scene(folder)
+            echo(f"(e) loaded machine: tracker.run alone and beside {args.load} busy processes ...")
+            result["load"] = bench_load(scene, root, args.load, args.max_frames, args.repeats, threads=args.threads,
+                                        echo=echo, rgb_only=args.rgb_only)
+            if not args.scene:
+                result["load"]["scene"] = "demo room (reid.data.generate --frames 400 --size 320x240 --seed 0)"
+                result["load"]["root"] = None
+        result["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+        result = _jsonable(result)
+        print()
+        print_tables(result, echo)
+        result.update({k: v for k, v in run_facts("benchmarks.speed").items() if k != "machine"})
+        atomic_write_json(out / "speed.json", result)
+        atomic_write_text(out / "load.md", "\n".join(load_markdown(result["load"])) + "\n")
+    except (SceneError, OSError, ValueError, RuntimeError, ImportError) as error:
+        fail(prog, f"{type(error).__name__}: {error}" if not str(error) else str(error))
+    print(f"-> {out / 'speed.json'}, {out / 'load.md'}")
 
 
 if __name__ == "__main__":

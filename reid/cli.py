@@ -2,6 +2,7 @@
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 
@@ -22,6 +23,16 @@ def parse_size(text):
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
     return width, height
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
 
 
 def positive_int(text):
@@ -59,6 +70,111 @@ def add_backend_argument(parser, nargs=None, note=""):
     parser.add_argument("--backend", choices=BACKENDS, nargs=nargs,
                         help="embedder backend: torch (default) or onnxruntime (CPU, float32 or int8; needs the packages "
                              "onnxruntime and onnx)" + note)
+
+
+# ------------------------------------------------------------------------------------------ threads
+
+THREAD_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+"""Environment set by :func:`prepare_thread_environment` (each variable only where it is not set already).
+
+``OMP_WAIT_POLICY=PASSIVE``: torch's OpenMP threads (libgomp) sleep as soon as they wait, at the barrier
+that ends each parallel operation or for the next one, instead of spinning for up to ``GOMP_SPINCOUNT``
+(300,000 pause instructions by default) first. A 100-frame run of the demo room waits some 38,000 times.
+On a machine whose cores are busy a spinning thread takes the CPU from the thread it waits for: beside 3
+busy processes on 2 cores the 100-frame run used 45-145 s of CPU time with libgomp's default against
+16-20 s passively, and took 2-10x as long (``python -m benchmarks.speed --load 3``); the 400-frame demo
+320 s wall and 212 s CPU against 90 s and 52 s. The price is paid alone on an idle machine: 0-30 % more
+wall time (400 frames: 32.6 s against 25.3 s, one run each). Short spins (``GOMP_SPINCOUNT`` 1,000 to
+10,000) were slower than passive waiting as soon as other work ran. libgomp reads the variable once,
+when torch loads it, so it must be in the environment before ``import torch``."""
+
+_environment_before_torch = False   # whether prepare_thread_environment ran before torch was imported
+
+
+def available_cpus():
+    """CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that is missing)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def add_threads_argument(parser):
+    """``--threads N``: the thread policy of :func:`configure_threads` (0: the libraries' defaults)."""
+    parser.add_argument("--threads", type=non_negative_int, metavar="N",
+                        help="CPU threads for torch (default: OMP_NUM_THREADS when set, else the CPUs this process "
+                             "may use), with idle OpenMP threads sleeping instead of spinning (OMP_WAIT_POLICY="
+                             "PASSIVE unless set) and OpenCV single-threaded, so that a busy machine slows the run "
+                             "down in proportion instead of stalling it; 0 leaves torch, OpenMP and OpenCV at "
+                             "their defaults")
+
+
+class _ThreadsOnly(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def threads_from_argv(argv):
+    """``--threads`` from a command line that has not been parsed yet (None when absent or malformed: the
+    command's own parser reports the error), for :func:`prepare_thread_environment` before torch loads."""
+    parser = _ThreadsOnly(add_help=False)
+    parser.add_argument("--threads", type=non_negative_int)
+    try:
+        return parser.parse_known_args(list(argv))[0].threads
+    except ValueError:
+        return None
+
+
+def prepare_thread_environment(threads=None):
+    """The environment part of :func:`configure_threads`: :data:`THREAD_ENVIRONMENT` into ``os.environ``
+    (variables already set are left as they are). OpenMP reads it when torch loads it, so this does
+    something only before torch is imported (afterwards it would change nothing here and only reach child
+    processes), and nothing with ``threads=0``; returns whether it set the environment up."""
+    global _environment_before_torch
+    if threads == 0 or "torch" in sys.modules:
+        return False
+    for key, value in THREAD_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    _environment_before_torch = True
+    return True
+
+
+def configure_threads(threads=None):
+    """The command lines' thread policy, for a process about to run the embedder on the CPU.
+
+    ``threads``: torch's intra-op threads; None: ``OMP_NUM_THREADS`` when it is set, else
+    :func:`available_cpus`; 0: change nothing (the libraries' defaults). Unless 0, also
+    :func:`prepare_thread_environment` (OpenMP threads wait passively; that acts only before torch is
+    imported, so ``python -m tracker.run`` calls it first thing, at the top of its module, and here it
+    changes nothing where torch came first, e.g. ``tracker.run.main`` called in a process) and
+    ``cv2.setNumThreads(1)`` (the crops are small; OpenCV's pool would compete with torch's threads).
+    numpy's OpenBLAS is left as it is: numpy is loaded before any command line can act, and its threads
+    idle here (under 0.1 s of CPU time in a 100-frame run).
+
+    Called by the command lines only (``python -m tracker.run``): importing the packages changes nothing.
+    Returns what was applied: ``threads``, ``torch_threads``, ``omp_wait_policy`` (the environment's, None
+    if unset), ``wait_policy_effective`` (whether :func:`prepare_thread_environment` ran before torch was
+    imported; None with ``threads=0``), ``opencv_threads``.
+    """
+    if threads == 0:
+        import torch
+        return {"threads": 0, "torch_threads": torch.get_num_threads(),
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "wait_policy_effective": None,
+                "opencv_threads": None}
+    prepare_thread_environment(threads)
+    if threads is None:
+        try:
+            threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+        except ValueError:
+            threads = 0
+        threads = threads if threads > 0 else available_cpus()
+    import cv2
+    import torch
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(1)
+    return {"threads": threads, "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "wait_policy_effective": _environment_before_torch,
+            "opencv_threads": cv2.getNumThreads()}
 
 
 def setup_logging(quiet=False):

@@ -107,6 +107,7 @@ def test_end_to_end_is_skipped_without_a_scene(tmp_path):
     (["--live", "0"], "--live"),
     (["--gallery-sizes", "1e3", "lots"], "lots"),
     (["--baseline", "{tmp}", "--skip", "embedder", "training", "end-to-end"], "no tracker package there"),
+    (["--load", "1", "--scene", "scene0999_00", "--root", "{tmp}"], "scene0999_00"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -115,6 +116,30 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
     assert exit_.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.mark.slow  # four tracker.run processes, each importing torch
+def test_load_mode_times_both_thread_policies_alone_and_loaded(scene_root, tmp_path):
+    from benchmarks.report import is_speed, speed_tables
+    out = tmp_path / "load"
+    result = run("--load", "1", "--quick", "--max-frames", "3", "--scene", "scene0000_00", "--root", str(scene_root),
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "speed.json").read_text())
+    part = report["load"]
+    assert part["load"] == 1 and part["repeats"] == 1
+    assert {(r["policy"], r["busy_processes"]) for r in part["rows"]} == \
+        {(policy, busy) for policy in speed.LOAD_POLICIES for busy in (0, 1)}
+    for row in part["rows"]:
+        assert row["frames"] == 3 and len(row["runs"]) == 1
+        assert positive(row["wall_seconds"]) and positive(row["cpu_seconds"]) and positive(row["frames_per_second"])
+        assert row["slowdown"] == 1.0 if row["busy_processes"] == 0 else positive(row["slowdown"])
+    assert {tuple(r["arguments"]) for r in part["rows"]} == {("--threads", "0"), ()}
+    assert report["tracker"] == {"skipped": "--load"} and "(a)" not in result.stdout
+    table = (out / "load.md").read_text().splitlines()
+    assert len(table) == 2 + 4 and table[0].startswith("| policy | busy processes | wall s | CPU s | frames/s |")
+    assert "\n".join(table) in result.stdout
+    assert is_speed(report) and any("(e) loaded machine" in line for line in speed_tables(report))
 
 
 @pytest.mark.slow

@@ -16,12 +16,21 @@ detections dropped as invalid. A missing scene, an unknown setting or a bad valu
 """
 import dataclasses
 import logging
+import sys
 import time
 from pathlib import Path
 
+if __name__ == "__main__":
+    # python -m tracker.run: OpenMP reads its wait policy once, when torch loads it (reid.embedder, below), so
+    # the command line's thread policy (--threads, reid.cli.configure_threads) goes into the environment
+    # before that; importing tracker.run as a library changes nothing.
+    from reid.cli import prepare_thread_environment, threads_from_argv
+    prepare_thread_environment(threads_from_argv(sys.argv[1:]))
+
 from tqdm import tqdm
 
-from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import (ArgumentParser, add_backend_argument, add_precision_argument, add_threads_argument,
+                      configure_threads, fail, positive_int, setup_logging)
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
 from reid.embedder import Embedder
@@ -167,6 +176,7 @@ def main(argv=None):
                         help="run the embedder through torch.compile (slow first frames, then faster; needs a C++ "
                              "compiler on the CPU)")
     add_backend_argument(parser)
+    add_threads_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         dest="config_overrides",
@@ -178,6 +188,7 @@ def main(argv=None):
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     setup_logging(quiet=args.quiet)
+    configure_threads(args.threads)
     try:
         label_map = load_label_map(args.label_map) if args.label_map else None
         scene = ScanNetScene.open(args.scene, args.root, label_map=label_map)
