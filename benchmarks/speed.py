@@ -698,7 +698,7 @@ def bench_load(scene, root, load, max_frames, repeats, threads=None, echo=print,
                       "and stopped by the benchmark); medians over the repeats",
                       "library defaults: --threads 0 (torch, OpenMP and OpenCV as they set themselves up); "
                       "configured: tracker.run's policy (reid.cli.configure_threads: torch threads = usable CPUs "
-                      "or --threads, OMP_WAIT_POLICY=PASSIVE, OpenCV single-threaded)",
+                      "or --threads, GOMP_SPINCOUNT=1000, OpenCV single-threaded)",
                       "wall and CPU seconds of the whole process (start-up and model loading included; CPU = user "
                       "+ system, os.wait4); frames/s = frames / wall seconds; cores used = CPU / wall seconds; "
                       "slowdown = wall seconds against the same policy alone",

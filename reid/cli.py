@@ -74,19 +74,20 @@ def add_backend_argument(parser, nargs=None, note=""):
 
 # ------------------------------------------------------------------------------------------ threads
 
-THREAD_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+THREAD_ENVIRONMENT = {"GOMP_SPINCOUNT": "1000"}
 """Environment set by :func:`prepare_thread_environment` (each variable only where it is not set already).
 
-``OMP_WAIT_POLICY=PASSIVE``: torch's OpenMP threads (libgomp) sleep as soon as they wait, at the barrier
-that ends each parallel operation or for the next one, instead of spinning for up to ``GOMP_SPINCOUNT``
-(300,000 pause instructions by default) first. A 100-frame run of the demo room waits some 38,000 times.
-On a machine whose cores are busy a spinning thread takes the CPU from the thread it waits for: beside 3
-busy processes on 2 cores the 100-frame run used 45-145 s of CPU time with libgomp's default against
-16-20 s passively, and took 2-10x as long (``python -m benchmarks.speed --load 3``); the 400-frame demo
-320 s wall and 212 s CPU against 90 s and 52 s. The price is paid alone on an idle machine: 0-30 % more
-wall time (400 frames: 32.6 s against 25.3 s, one run each). Short spins (``GOMP_SPINCOUNT`` 1,000 to
-10,000) were slower than passive waiting as soon as other work ran. libgomp reads the variable once,
-when torch loads it, so it must be in the environment before ``import torch``."""
+``GOMP_SPINCOUNT=1000``: torch's OpenMP threads (libgomp) spin at most 1,000 pause instructions when they
+wait (at the barrier that ends each parallel operation, or for the next one) before they sleep, instead
+of libgomp's default 300,000. A 100-frame run of the demo room waits some 38,000 times. On a machine
+whose cores are busy a long-spinning thread takes the CPU from the thread it waits for: beside 3 busy
+processes on 2 cores the 100-frame run used 45-145 s of CPU time with libgomp's default against 16-20 s
+with short spins or none, and took 2-10x as long (``python -m benchmarks.speed --load 3``). Not spinning
+at all (``OMP_WAIT_POLICY=PASSIVE``) is as good loaded but costs ~20 % alone on an idle machine (150
+frames: 17.2 frames/s against 21.6 with the default, median of 3); 1,000 spins cost ~6 % (20.4) and
+loaded are as good as passive (100 frames beside 3 busy processes: 26.5 / 27.6 s against 26.4 / 26.1 s).
+libgomp reads the variable once, when torch loads it, so it must be in the environment before ``import
+torch``; a user's own ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` is left as it is."""
 
 _environment_before_torch = False   # whether prepare_thread_environment ran before torch was imported
 
@@ -103,8 +104,8 @@ def add_threads_argument(parser):
     """``--threads N``: the thread policy of :func:`configure_threads` (0: the libraries' defaults)."""
     parser.add_argument("--threads", type=non_negative_int, metavar="N",
                         help="CPU threads for torch (default: OMP_NUM_THREADS when set, else the CPUs this process "
-                             "may use), with idle OpenMP threads sleeping instead of spinning (OMP_WAIT_POLICY="
-                             "PASSIVE unless set) and OpenCV single-threaded, so that a busy machine slows the run "
+                             "may use), with idle OpenMP threads spinning briefly before they sleep (GOMP_SPINCOUNT="
+                             "1000 unless set) and OpenCV single-threaded, so that a busy machine slows the run "
                              "down in proportion instead of stalling it; 0 leaves torch, OpenMP and OpenCV at "
                              "their defaults")
 
@@ -133,8 +134,9 @@ def prepare_thread_environment(threads=None):
     global _environment_before_torch
     if threads == 0 or "torch" in sys.modules:
         return False
-    for key, value in THREAD_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+    if "OMP_WAIT_POLICY" not in os.environ:         # a user's own wait policy decides (GOMP_SPINCOUNT would override it)
+        for key, value in THREAD_ENVIRONMENT.items():
+            os.environ.setdefault(key, value)
     _environment_before_torch = True
     return True
 
@@ -144,7 +146,7 @@ def configure_threads(threads=None):
 
     ``threads``: torch's intra-op threads; None: ``OMP_NUM_THREADS`` when it is set, else
     :func:`available_cpus`; 0: change nothing (the libraries' defaults). Unless 0, also
-    :func:`prepare_thread_environment` (OpenMP threads wait passively; that acts only before torch is
+    :func:`prepare_thread_environment` (OpenMP threads spin briefly, then sleep; that acts only before torch is
     imported, so ``python -m tracker.run`` calls it first thing, at the top of its module, and here it
     changes nothing where torch came first, e.g. ``tracker.run.main`` called in a process) and
     ``cv2.setNumThreads(1)`` (the crops are small; OpenCV's pool would compete with torch's threads).
@@ -152,14 +154,14 @@ def configure_threads(threads=None):
     idle here (under 0.1 s of CPU time in a 100-frame run).
 
     Called by the command lines only (``python -m tracker.run``): importing the packages changes nothing.
-    Returns what was applied: ``threads``, ``torch_threads``, ``omp_wait_policy`` (the environment's, None
+    Returns what was applied: ``threads``, ``torch_threads``, ``omp_spin_count`` (the environment's GOMP_SPINCOUNT, None
     if unset), ``wait_policy_effective`` (whether :func:`prepare_thread_environment` ran before torch was
     imported; None with ``threads=0``), ``opencv_threads``.
     """
     if threads == 0:
         import torch
         return {"threads": 0, "torch_threads": torch.get_num_threads(),
-                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "wait_policy_effective": None,
+                "omp_spin_count": os.environ.get("GOMP_SPINCOUNT"), "wait_policy_effective": None,
                 "opencv_threads": None}
     prepare_thread_environment(threads)
     if threads is None:
@@ -173,7 +175,7 @@ def configure_threads(threads=None):
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
     return {"threads": threads, "torch_threads": torch.get_num_threads(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "wait_policy_effective": _environment_before_torch,
+            "omp_spin_count": os.environ.get("GOMP_SPINCOUNT"), "wait_policy_effective": _environment_before_torch,
             "opencv_threads": cv2.getNumThreads()}
 
 

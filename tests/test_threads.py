@@ -16,7 +16,7 @@ import atexit, json, os, runpy, sys
 def report():
     import cv2, torch
     print(json.dumps({"torch_threads": torch.get_num_threads(), "opencv_threads": cv2.getNumThreads(),
-                      "wait_policy": os.environ.get("OMP_WAIT_POLICY")}))
+                      "wait_policy": os.environ.get("GOMP_SPINCOUNT")}))
 atexit.register(report)
 sys.argv = ["tracker.run", *sys.argv[1:]]
 runpy.run_module("tracker.run", run_name="__main__", alter_sys=True)
@@ -46,18 +46,18 @@ def test_threads_are_read_from_an_unparsed_command_line():
 
 @pytest.mark.slow  # a torch import per run
 def test_tracker_run_applies_threads_before_torch_loads_openmp(tmp_path):
-    # OMP_DISPLAY_ENV makes libgomp print the settings it read when torch loaded it: GOMP_SPINCOUNT 0 is the
-    # passive wait policy, in effect only when the environment was set before that import
+    # OMP_DISPLAY_ENV makes libgomp print the settings it read when torch loaded it: GOMP_SPINCOUNT 1000 is the
+    # command's short spin, in effect only when the environment was set before that import
     result = run(["-c", RUN_AND_REPORT, "missing_scene", "--root", str(tmp_path), "--threads", "1"],
                  OMP_DISPLAY_ENV="VERBOSE")
     assert result.returncode == 2 and "missing_scene" in result.stderr     # the scene error, after the set-up
-    assert json.loads(result.stdout) == {"torch_threads": 1, "opencv_threads": 1, "wait_policy": "PASSIVE"}
-    assert "GOMP_SPINCOUNT = '0'" in result.stderr
+    assert json.loads(result.stdout) == {"torch_threads": 1, "opencv_threads": 1, "wait_policy": "1000"}
+    assert "GOMP_SPINCOUNT = '1000'" in result.stderr
 
     leave = run(["-c", RUN_AND_REPORT, "missing_scene", "--root", str(tmp_path), "--threads", "0"],
                 OMP_DISPLAY_ENV="VERBOSE")
     assert leave.returncode == 2 and json.loads(leave.stdout)["wait_policy"] is None
-    assert "GOMP_SPINCOUNT = '0'" not in leave.stderr
+    assert "GOMP_SPINCOUNT = '1000'" not in leave.stderr
 
     default = run(["-m", "tracker.run", "missing_scene", "--root", str(tmp_path)])   # no --quiet: still one line
     assert default.returncode == 2 and len(default.stderr.strip().splitlines()) == 1, default.stderr
@@ -71,12 +71,12 @@ def test_importing_changes_nothing_and_the_default_is_the_usable_cpus():
     code = """
 import json, os
 import tracker.run, torch
-imported = {"wait_policy": os.environ.get("OMP_WAIT_POLICY"), "torch_threads": torch.get_num_threads()}
+imported = {"wait_policy": os.environ.get("GOMP_SPINCOUNT"), "torch_threads": torch.get_num_threads()}
 torch.set_num_threads(1)
 from reid.cli import configure_threads
 applied = configure_threads()
 print(json.dumps({"imported": imported, "applied": applied, "torch_threads": torch.get_num_threads(),
-                  "wait_policy": os.environ.get("OMP_WAIT_POLICY")}))
+                  "wait_policy": os.environ.get("GOMP_SPINCOUNT")}))
 """
     result = run(["-c", code])
     assert result.returncode == 0 and not result.stderr, result.stderr

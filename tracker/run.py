@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 if __name__ == "__main__":
-    # python -m tracker.run: OpenMP reads its wait policy once, when torch loads it (reid.embedder, below), so
+    # python -m tracker.run: OpenMP reads its spin count once, when torch loads it (reid.embedder, below), so
     # the command line's thread policy (--threads, reid.cli.configure_threads) goes into the environment
     # before that; importing tracker.run as a library changes nothing.
     from reid.cli import prepare_thread_environment, threads_from_argv
