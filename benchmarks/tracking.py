@@ -34,7 +34,6 @@ Writes ``OUT/results.json`` (one row per tracker and scene), ``OUT/results.md`` 
 a mean row per tracker), the tracks ``OUT/tracks/<tracker>/<scene>.txt`` and the ground truth
 ``OUT/gt/<scene>.txt`` (MOTChallenge text).
 """
-import dataclasses
 import functools
 import json
 import logging
@@ -97,6 +96,27 @@ def shared_detections(detector, frame, config):
     return kept
 
 
+def scored_frames(scene, frame_step=1, max_frames=None, progress=True, frame_transform=None, depth=True):
+    """The frames a benchmark tracks, read in order (unreadable ones skipped with a warning), changed by
+    ``frame_transform(scene name, frame index, rgb) -> rgb`` when given: ``(frame, MOT frame number,
+    ground-truth MOT rows)``, the rows None for a frame without masks (tracked, but not scored)."""
+    for index in tqdm(scene.frame_ids[::frame_step][:max_frames], desc=scene.name, unit="frame", disable=not progress):
+        try:
+            frame = scene.read_frame(index, depth=depth, pose=depth, masks=True)
+        except SceneError as error:
+            log.warning("%s", error)
+            continue
+        if frame_transform is not None:
+            frame.rgb = frame_transform(scene.name, index, frame.rgb)
+        number = index + 1
+        if frame.instance is None or frame.label is None:
+            log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
+            yield frame, number, None
+        else:
+            yield frame, number, rows_from_boxes(number, gt_boxes(frame.instance, frame.label,
+                                                                  min_visible_pixels(frame.size)))
+
+
 def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=None, progress=True,
               boxes="detection", config_overrides=None, frame_transform=None):
     """Run every row over one scene on shared detections.
@@ -114,28 +134,17 @@ def run_scene(scene, detector, rows, embedder=None, frame_step=1, max_frames=Non
                for row in rows}                                                   # set-up is not timed
     needs_features = embedder is not None and any(row in USES_OUR_FEATURES for row in rows)
     needs_depth = any(row in ("ours", "ours-no-gallery") for row in rows)
-    frame_ids = scene.frame_ids[::frame_step][:max_frames]
     gt_rows, frames = [], []
     tracks = {row: [] for row in rows}
     seconds = {row: 0.0 for row in rows}
     detect_seconds = embed_seconds = 0.0
     unscored = set()
-    for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
-        try:
-            frame = scene.read_frame(index, depth=needs_depth, pose=needs_depth, masks=True)
-        except SceneError as error:
-            log.warning("%s", error)
-            continue
-        if frame_transform is not None:
-            frame.rgb = frame_transform(scene.name, index, frame.rgb)
-        number = index + 1
-        if frame.instance is None or frame.label is None:  # tracked, but not scored (no ground truth)
-            log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
+    for frame, number, truth in scored_frames(scene, frame_step, max_frames, progress, frame_transform, needs_depth):
+        if truth is None:
             unscored.add(number)
         else:
             frames.append(number)
-            boxes = gt_boxes(frame.instance, frame.label, min_visible_pixels(frame.size))
-            gt_rows.extend(rows_from_boxes(number, boxes))
+            gt_rows.extend(truth)
         started = time.perf_counter()
         detections = shared_detections(detector, frame, config)
         detect_seconds += time.perf_counter() - started
@@ -479,25 +488,13 @@ def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=N
     (S,) MOT frame numbers with ground truth, ``gt`` (G, 6) MOT rows. ``detect_seconds`` and
     ``embed_seconds`` of the run that computed it, for the record.
     """
-    frame_ids = scene.frame_ids[::frame_step][:max_frames]
     indices, sizes, counts, gt_rows, scored = [], [], [], [], []
     boxes, scores, labels, features, positions = [], [], [], [], []
     detect_seconds = embed_seconds = 0.0
-    for index in tqdm(frame_ids, desc=scene.name, unit="frame", disable=not progress):
-        try:
-            frame = scene.read_frame(index, depth=True, pose=True, masks=True)
-        except SceneError as error:
-            log.warning("%s", error)
-            continue
-        if frame_transform is not None:
-            frame.rgb = frame_transform(scene.name, index, frame.rgb)
-        number = index + 1
-        if frame.instance is None or frame.label is None:
-            log.warning("%s frame %d: no masks, frame left out of the scores", scene.name, index)
-        else:
+    for frame, number, truth in scored_frames(scene, frame_step, max_frames, progress, frame_transform):
+        if truth is not None:
             scored.append(number)
-            gt_rows.extend(rows_from_boxes(number, gt_boxes(frame.instance, frame.label,
-                                                            min_visible_pixels(frame.size))))
+            gt_rows.extend(truth)
         started = time.perf_counter()
         detections = shared_detections(detector, frame, config)
         detect_seconds += time.perf_counter() - started
@@ -505,7 +502,7 @@ def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=N
         features.append(np.asarray(embed_detections(embedder, frame.rgb, detections), dtype=np.float32))
         embed_seconds += time.perf_counter() - started
         positions.append(frame_positions(frame, detections, config))
-        indices.append(index)
+        indices.append(frame.index)
         sizes.append(frame.size)
         counts.append(len(detections))
         boxes += [d.tlwh for d in detections]

@@ -410,3 +410,19 @@ def test_a_track_matched_by_iou_takes_no_second_detection_elsewhere():
     output = step(tracker, [overlapping, elsewhere], 5)
     by_id = {t.track_id: t.last_detection.tlwh.tolist() for t in output}
     assert by_id[1] == [103, 100, 40, 80] and len(by_id) == 2
+
+
+def test_an_embedder_output_that_is_not_a_feature_skips_that_detection_only(caplog):
+    class Embedder:
+        dim = 4
+
+        def embed(self, rgb, boxes, masks):
+            return np.array([[1, 0, 0, 0], [np.nan, 0, 0, 0], [0, 2, 0, 0]], np.float32)
+
+    given = [Detection([10, 10, 20, 20], label=5), Detection([50, 50, 20, 20], label=5),
+             Detection([100, 100, 20, 20], label=5)]
+    with caplog.at_level(logging.WARNING, logger="tracker"):
+        complete, skipped = complete_detections(given, Frame(0), Embedder())
+    assert skipped == 1 and "embedder output" in caplog.text
+    assert [c.tlwh.tolist() for c in complete] == [[10, 10, 20, 20], [100, 100, 20, 20]]
+    np.testing.assert_allclose(complete[1].feature, [0, 1, 0, 0])

@@ -211,15 +211,17 @@ def complete_detections(detections, frame, embedder=None, config=None):
         features = embed_detections(embedder, rgb, missing)
         if features.shape[:1] != (len(missing),):
             raise ValueError(f"embedder returned features of shape {features.shape} for {len(missing)} boxes")
+        dropped = set()
         for detection, feature in zip(missing, features):
             detection.feature = feature
             reason = invalid_reason(detection)
             if reason:
                 log.warning("frame %s: detection skipped: embedder output: %s", getattr(frame, "index", None), reason)
-                skipped += 1
-                kept.remove(detection)
+                dropped.add(id(detection))
                 continue
             detection.feature = normalized(feature)
+        skipped += len(dropped)
+        kept = [d for d in kept if id(d) not in dropped]
     depth, pose = getattr(frame, "depth", None), getattr(frame, "pose", None)
     intrinsic_color, intrinsic_depth = getattr(frame, "intrinsic_color", None), getattr(frame, "intrinsic_depth", None)
     if intrinsic_depth is None and depth is not None and rgb is not None and depth.shape[:2] == rgb.shape[:2]:

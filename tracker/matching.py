@@ -89,8 +89,7 @@ def association_cost(tracks, detections, gates):
     allowed &= with_feature[None, :]
     appearance = np.full(cost.shape, np.nan)
     if allowed.any():
-        features = np.stack([d.feature if d.feature is not None else np.zeros_like(detections[0].feature)
-                             for d in detections]) if with_feature.all() else None
+        features = np.stack([d.feature for d in detections]) if with_feature.all() else None
         for row in np.flatnonzero(allowed.any(axis=1)):
             columns = np.flatnonzero(allowed[row])
             queries = features[columns] if features is not None else np.stack([detections[c].feature for c in columns])
