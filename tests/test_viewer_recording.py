@@ -44,6 +44,21 @@ def read_recording(path):
     return values
 
 
+def read_views(path):
+    """The layout a recording opens with: ``{view name: space origin}`` of its blueprint (rerun >= 0.29)."""
+    from rerun.chunk import RrdReader           # importorskip'd by the caller
+    reader = RrdReader(str(path))
+    if not hasattr(reader, "blueprints"):
+        pytest.skip("this rerun SDK reads no blueprint store")
+    views = {}
+    for chunk in reader.stream(store=reader.blueprints()[0]):
+        batch = chunk.to_record_batch()
+        if "ViewBlueprint:display_name" in batch.schema.names:
+            views[batch.column("ViewBlueprint:display_name").to_pylist()[0][0]] = \
+                batch.column("ViewBlueprint:space_origin").to_pylist()[0][0]
+    return views
+
+
 def component(values, entity, *names):
     """``{frame: value}`` of the first of ``names`` (one name per rerun version) logged at ``entity``."""
     for name in names:
@@ -74,7 +89,6 @@ def recorded_run(tiny_scene, tiny_checkpoint, tmp_path_factory):
     return tiny_scene / "scans" / "scene0000_00", out, read_recording(out / "scene0000_00.rrd")
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_recording_holds_camera_images_boxes_identities_and_path(recorded_run):
     folder, out, values = recorded_run
@@ -115,6 +129,10 @@ def test_recording_holds_camera_images_boxes_identities_and_path(recorded_run):
     path = next(iter(component(values, "/world/camera_path", "LineStrips3D:strips", "LineStrip3D").values()))
     assert len(path[0]) == 30
     np.testing.assert_allclose(path[0][12], np.ravel(translation), atol=1e-6)
+    # it opens on the world, the colour image with the boxes and the depth image
+    pytest.importorskip("rerun.chunk")
+    assert read_views(out / "scene0000_00.rrd") == {"world": "world", "colour + tracks": "world/camera/image",
+                                                     "depth": "world/camera/depth"}
 
 
 def test_returned_identities_are_marked_and_2d_only_frames_log_no_world(tmp_path):
@@ -142,9 +160,10 @@ def test_returned_identities_are_marked_and_2d_only_frames_log_no_world(tmp_path
     assert "/world/camera" not in values and "/world/camera/depth" not in values
     assert "/world/camera_path" not in values
     assert set(component(values, "/world/camera/image", "EncodedImage:blob", "Blob")) == {3, 4, 5}
+    pytest.importorskip("rerun.chunk")
+    assert "depth" not in read_views(tmp_path / "marks.rrd")
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_missing_rerun_is_a_one_line_error_with_the_install_command(tiny_scene, tiny_checkpoint, tmp_path):
     code = ("import sys; sys.modules['rerun'] = None\n"        # import rerun then raises ImportError

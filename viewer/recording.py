@@ -18,6 +18,11 @@ entity                          what
 ``world/camera_path``           (static, written by :meth:`close`) the camera trajectory
 ==============================  ===================================================================
 
+The recording carries its layout (a blueprint, written by :meth:`close`): the 3D world on the left,
+the colour image with the boxes and, when there is depth, the depth image on the right, the side
+panels collapsed and the time cursor following the newest frame, so ``rerun OUT/SCENE.rrd`` opens
+on the whole room as the run ended. Change it in the viewer as usual.
+
 Each ID has one colour for the whole recording (:func:`tracker.draw.track_colour_rgb`, as in the mp4).
 An identity given back its old ID from the long-term gallery is labelled ``"ID class (returned)"``
 in the image and, from then on, in the world. Frames without a pose log no camera transform (the
@@ -96,6 +101,8 @@ class SceneRecording:
         self.stream.log("world", self.rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
         self.camera_positions = []
         self.returned_ids = set()
+        self.has_depth = False
+        self.identity_positions = {}
 
     def __enter__(self):
         return self
@@ -122,6 +129,7 @@ class SceneRecording:
         self._log_colour(frame)
         depth = getattr(frame, "depth", None)
         if depth is not None:
+            self.has_depth = True
             self._log_depth(depth, getattr(frame, "intrinsic_depth", None), getattr(frame, "intrinsic_color", None),
                             frame.rgb.shape)
         self.returned_ids.update(track.track_id for track in tracks if track.from_gallery)
@@ -178,18 +186,59 @@ class SceneRecording:
             position = track.world_position
             if position is None or not np.isfinite(position).all():
                 continue
+            self.identity_positions[track.track_id] = np.asarray(position, dtype=np.float64)
             self.stream.log(f"world/identities/{track.track_id}", self.rr.Points3D(
                 [position], labels=[track_label(track, track.track_id in self.returned_ids)],
                 colors=[track_colour_rgb(track.track_id)], radii=IDENTITY_RADIUS_METRES, show_labels=True))
 
     # ------------------------------------------------------------------ end
     def close(self):
-        """Log the camera trajectory and write everything to the file (safe to call twice)."""
+        """Log the camera trajectory and the layout, and write everything to the file (safe to call twice)."""
         if self.stream is None:
             return
         if len(self.camera_positions) > 1:
             self.stream.log("world/camera_path", self.rr.LineStrips3D([np.array(self.camera_positions)]),
                             static=True)
+        points = list(self.identity_positions.values()) + self.camera_positions
+        self.stream.send_blueprint(default_blueprint(self.has_depth, np.array(points).reshape(-1, 3)),
+                                   make_active=True, make_default=True)
         self.stream.flush()
         self.stream.disconnect()
         self.stream = None
+
+
+def default_blueprint(has_depth, world_points):
+    """The recording's layout.
+
+    Parameters
+    ----------
+    has_depth : bool
+        Show the depth image under the colour image.
+    world_points : ndarray (N, 3)
+        Camera and identity positions (metres); with none, no 3D view. The 3D view looks at their
+        centre from above and behind the room (rerun >= 0.25; older SDKs frame it themselves), the
+        time cursor follows the newest frame (rerun >= 0.24), the side panels are collapsed.
+    """
+    import rerun.blueprint as rrb
+
+    images = [rrb.Spatial2DView(origin="world/camera/image", name="colour + tracks")]
+    if has_depth:
+        images.append(rrb.Spatial2DView(origin="world/camera/depth", name="depth"))
+    column = rrb.Vertical(*images, row_shares=[3, 2][:len(images)])
+    layout = column
+    if len(world_points):
+        low, high = world_points.min(axis=0), world_points.max(axis=0)
+        centre, reach = (low + high) / 2, max(float(np.max(high - low)), 1.0)
+        try:
+            eye = rrb.EyeControls3D(position=centre + reach * np.array([-0.3, -0.9, 1.0]), look_target=centre,
+                                    eye_up=[0.0, 0.0, 1.0])
+            world = rrb.Spatial3DView(origin="world", name="world", eye_controls=eye)
+        except (AttributeError, TypeError):   # rerun < 0.25: no eye in the blueprint
+            world = rrb.Spatial3DView(origin="world", name="world")
+        layout = rrb.Horizontal(world, column, column_shares=[3, 2])
+    try:
+        time_panel = rrb.TimePanel(state="collapsed", play_state="following")
+    except TypeError:                       # rerun < 0.24: no play state in the blueprint
+        time_panel = rrb.TimePanel(state="collapsed")
+    return rrb.Blueprint(layout, rrb.BlueprintPanel(state="collapsed"), rrb.SelectionPanel(state="collapsed"),
+                         time_panel)
