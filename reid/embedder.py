@@ -18,11 +18,21 @@ from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from
 from reid.cli import BACKENDS, ONNX_RUNTIME_PRECISIONS, PRECISIONS
 from reid.model import ReIDModel, create_model
 
-__all__ = ["Embedder", "DEFAULT_WEIGHTS", "weights_sha256", "PRECISIONS", "BACKENDS", "check_precision",
+__all__ = ["Embedder", "DEFAULT_WEIGHTS", "SHIPPED_MODELS", "weights_sha256", "PRECISIONS", "BACKENDS", "check_precision",
            "check_backend", "check_inference_settings", "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
+
+SHIPPED_MODELS = {
+    "default": DEFAULT_WEIGHTS,
+    "dinov2-concat": "weights/dinov2-concat.pt",
+    "dinov2-full": "weights/dinov2-full.pt",
+}
+"""Shipped checkpoints by name (package-data paths inside ``reid``): ``default`` (the early-fusion
+ViT-Ti/16 trained here, everything in the file) and the paper's ``concat`` and ``full`` heads over a
+frozen DINOv2 ViT-S/14 (the heads only: they load their trunk from the file ``python -m
+reid.trunk_import`` writes, found by its sha256; see :func:`reid.checkpoint.find_trunk_file`)."""
 
 Device = Union[str, torch.device, None]
 
@@ -211,26 +221,46 @@ class Embedder:
         CheckpointNotFoundError
             When this installation has no shipped model.
         """
-        resource = resources.files("reid").joinpath(DEFAULT_WEIGHTS)
+        return cls.shipped("default", device=device, batch_size=batch_size, precision=precision, compile=compile,
+                           backend=backend)
+
+    @classmethod
+    def shipped(cls, name: str, device: Device = None, batch_size: int = 64,
+                precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
+        """A shipped model by name (:data:`SHIPPED_MODELS`: ``default``, ``dinov2-concat``, ``dinov2-full``).
+
+        Raises
+        ------
+        KeyError
+            Not a shipped model's name.
+        CheckpointNotFoundError
+            This installation lacks the file.
+        reid.checkpoint.CheckpointError
+            A head whose trunk file is not found (the message says how to make it).
+        """
+        if name not in SHIPPED_MODELS:
+            raise KeyError(f"no shipped re-ID model '{name}'; shipped: {', '.join(SHIPPED_MODELS)}")
+        resource = resources.files("reid").joinpath(SHIPPED_MODELS[name])
         if not resource.is_file():
             raise CheckpointNotFoundError(
-                f"the shipped re-ID model (package data reid/{DEFAULT_WEIGHTS}) is missing from this "
+                f"the shipped re-ID model '{name}' (package data reid/{SHIPPED_MODELS[name]}) is missing from this "
                 f"installation; train one with `python -m reid.train --data ROOT --variant early-fusion "
                 f"--out CKPT` and load it with Embedder.from_checkpoint(CKPT)")
         with resources.as_file(resource) as path:
             embedder = cls.from_checkpoint(Path(path), device=device, batch_size=batch_size, precision=precision,
                                            compile=compile, backend=backend)
-        embedder.name = "default"
+        embedder.name = name
         return embedder
 
     @classmethod
     def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64,
                   precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
-        """By a command-line name: ``default`` (the shipped model), ``variant:NAME`` (a registered
-        variant at its default config: untrained unless its trunk weights are available), or a
-        checkpoint path. ``precision`` None keeps each constructor's default."""
-        if spec == "default":
-            return cls.default(device=device, batch_size=batch_size, precision=precision, compile=compile,
+        """By a command-line name: a shipped model's name (``default``, ``dinov2-concat``,
+        ``dinov2-full``: :data:`SHIPPED_MODELS`), ``variant:NAME`` (a registered variant at its default
+        config: untrained unless its trunk weights are available), or a checkpoint path. ``precision``
+        None keeps each constructor's default."""
+        if spec in SHIPPED_MODELS:
+            return cls.shipped(spec, device=device, batch_size=batch_size, precision=precision, compile=compile,
                                backend=backend)
         if spec.startswith("variant:"):
             return cls.from_variant(spec.split(":", 1)[1], device=device, batch_size=batch_size,

@@ -24,11 +24,12 @@ ROW_KEYS = RANK_KEYS + ("mAP", "rank1_twins") + tuple(f"{k}_std" for k in RANK_K
 VIEWS = ["--frame-step", "2", "--episode-gap", "5", "--min-side", "6", "--threads", "1"]
 
 
-def run(*args):
+def run(*args, cwd=REPO):
     path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
+    env.pop("REID_TRUNK_DIR", None)
     return subprocess.run([sys.executable, "-m", "benchmarks.reid", *args], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=300)
+                          cwd=cwd, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,10 @@ def tiny_concat(tmp_path_factory):
 @pytest.fixture(scope="module")
 def benchmark_run(scene_root, tiny_concat, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench-out")
+    # run where no DINOv2 trunk file was made (python -m reid.trunk_import): the shipped heads cannot load
     result = run("--data", str(scene_root), "--out", str(out), "--checkpoint", f"concat={tiny_concat}",
                  "--methods", "concat", "full", "colour-histogram", "default", "no-train", "deepsort-mobilenetv2",
-                 *VIEWS)
+                 "early-fusion", *VIEWS, cwd=tmp_path_factory.mktemp("no-trunk-here"))
     return result, out
 
 
@@ -71,7 +73,7 @@ def test_rows_follow_the_contract(benchmark_run):
     assert result.returncode == 0, result.stderr
     rows = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in rows] == ["concat", "full", "colour-histogram", "default", "no-train",
-                                           "deepsort-mobilenetv2"]
+                                           "deepsort-mobilenetv2", "early-fusion"]
     by_method = {r["method"]: r for r in rows}
     for row in rows:
         assert set(ROW_KEYS) <= set(row), row["method"]
@@ -99,10 +101,14 @@ def test_rows_follow_the_contract(benchmark_run):
 def test_missing_and_skipped_rows_are_reported_not_faked(benchmark_run):
     result, out = benchmark_run
     by_method = {r["method"]: r for r in json.loads((out / "results.json").read_text())}
+    missing = by_method["early-fusion"]
+    assert missing["status"] == "missing"
+    assert all(missing[k] is None for k in RANK_KEYS + ("mAP", "rank1_twins")) and missing["cmc"] is None
+    assert "--checkpoint early-fusion=" in missing["notes"][0]
+    # full: the shipped DINOv2 head, skipped without its trunk file, saying how to make it
     full = by_method["full"]
-    assert full["status"] == "missing"
-    assert all(full[k] is None for k in RANK_KEYS + ("mAP", "rank1_twins")) and full["cmc"] is None
-    assert "--checkpoint full=" in full["notes"][0]
+    assert full["status"] == "skipped" and full["rank1"] is None
+    assert "dinov2-full" in full["notes"][0] and "python -m reid.trunk_import" in full["notes"][0]
     assert by_method["default"]["status"] in ("skipped", "ok")
     if by_method["default"]["status"] == "skipped":
         assert "shipped" in by_method["default"]["notes"][0]
@@ -114,7 +120,7 @@ def test_missing_and_skipped_rows_are_reported_not_faked(benchmark_run):
         assert by_method["deepsort-mobilenetv2"]["status"] == "skipped"
     assert "MISSING" in result.stdout and "paper, ScanNet (not this data)" in result.stdout
     table = (out / "results.md").read_text()
-    assert "| method | status | rank-1 |" in table and "| full | missing |" in table
+    assert "| method | status | rank-1 |" in table and "| early-fusion | missing |" in table
     assert "| concat | 0.839 | 0.946 | - | 0.994 | 1.000 | Tables 2, 4 |" in table   # the paper's row, labelled
     png = (out / "cmc.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -129,7 +135,7 @@ def test_untrained_flag_and_broken_checkpoint(scene_root, tmp_path):
     assert rows[0]["status"] == "error" and rows[0]["rank1"] is None and "broken.pt" in rows[0]["source"]
     assert rows[1]["status"] == "missing"
     with pytest.raises(bench.Missing):
-        bench.method_features("full", None, {}, untrained=False)
+        bench.method_features("concat-full", None, {}, untrained=False)
 
 
 def test_paper_figures_are_labelled(monkeypatch):

@@ -1,5 +1,6 @@
 """Embedder: shapes, unit rows, N = 0, box-only, batching, checkpoints, the shipped default."""
 import time
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -125,11 +126,36 @@ def test_default_is_the_shipped_trained_model():
 
 def test_default_without_shipped_model_fails_fast_and_says_what_to_do(monkeypatch):
     import reid.embedder
-    monkeypatch.setattr(reid.embedder, "DEFAULT_WEIGHTS", "weights/not-shipped.pt")
+    monkeypatch.setitem(reid.embedder.SHIPPED_MODELS, "default", "weights/not-shipped.pt")
     start = time.monotonic()
     with pytest.raises(CheckpointNotFoundError, match="shipped re-ID model.*from_checkpoint"):
         Embedder.default()
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("name, variant", [("dinov2-concat", "concat"), ("dinov2-full", "full")])
+def test_shipped_dinov2_heads_carry_a_trunk_reference_and_their_recipe(name, variant, tmp_path, monkeypatch):
+    from reid.checkpoint import CheckpointError, load_checkpoint
+    from reid.embedder import SHIPPED_MODELS
+    import reid
+    checkpoint = load_checkpoint(Path(reid.__file__).parent / SHIPPED_MODELS[name])
+    assert checkpoint.config.variant == variant and checkpoint.config.freeze_trunk
+    assert checkpoint.config.trunk == "vit_small_patch14_dinov2" and checkpoint.dtype == "float16"
+    assert checkpoint.trunk_reference["file"] == "dinov2_vits14_imgfocus.pt"
+    assert len(checkpoint.trunk_reference["sha256"]) == 64
+    assert not any(key.startswith("trunk.blocks.") for key in checkpoint.state_dict)     # the head only
+    assert any("reid.trunk_import" in step for step in checkpoint.metadata["recipe"])
+    # where no trunk file was made, loading says which file is needed and how to make it, in one line
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REID_TRUNK_DIR", raising=False)
+    with pytest.raises(CheckpointError, match="dinov2_vits14_imgfocus.pt.*python -m reid.trunk_import") as error:
+        Embedder.from_spec(name)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_shipped_model_is_named():
+    with pytest.raises(KeyError, match="dinov2-concat"):
+        Embedder.shipped("dinov3")
 
 
 def test_missing_trunk_weights_fail_fast(tmp_path, monkeypatch):
