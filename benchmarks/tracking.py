@@ -18,7 +18,9 @@ Ground truth comes from the instance masks: boxes of the non-structure instances
 ``min_visible_pixels``; MOT frame numbers = ScanNet frame index + 1. Revisit accuracy: of the returns
 after >= ``--min-gap`` frames out of view, the share whose first output within ``--revisit-window``
 frames after the return has the ID of the last output before the gap (an output stands for an object
-when they match one-to-one with IoU >= 0.5); no output before or after counts as a failure.
+when they match one-to-one with IoU >= 0.5); no output before or after counts as a failure. Shared IDs:
+output IDs that stand for two or more objects (matched one-to-one, IoU >= 0.5) for at least 5 frames
+each, the confusions of twins that IDF1 dilutes.
 Frames/s = frames / (embedding + tracking seconds); reading frames and detecting are shared and left out.
 Each row's frames/s comes from a pass of that row alone over the first ``--fps-frames`` frames of each
 scene (default 100): in the shared pass the trackers alternate in one process and slow each other.
@@ -62,7 +64,7 @@ from tracker.tracker import TrackerConfig
 
 from .photometric import PhotometricChange
 from .room_sets import parse_room_sets
-from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy,
+from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy, shared_ids,
                                rows_from_boxes, trackeval_metrics)
 from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
 
@@ -194,6 +196,7 @@ def score_scenes(runs, rows, min_gap=100, window=10):
             entry.update({
                 "revisit_accuracy": revisits.accuracy, "revisits": revisits.count, "revisits_kept": revisits.kept,
                 "revisits_without_output": revisits.missing,
+                "shared_ids": shared_ids(run["gt"], output),
                 "fps": frames / seconds if seconds > 0 else float("nan"), "frames": frames,
                 "scored_frames": len(run["frames"]), "seconds": seconds, "detect_seconds": run["detect_seconds"],
                 "embed_seconds": run["embed_seconds"] if row in USES_OUR_FEATURES else 0.0,
@@ -220,6 +223,8 @@ def mean_rows(results):
             row[key] = _mean([r[key] for r in mine])
         row["revisits"] = sum(r["revisits"] for r in mine)
         row["revisits_kept"] = sum(r["revisits_kept"] for r in mine)
+        shared = [r.get("shared_ids") for r in mine]
+        row["shared_ids"] = None if None in shared else sum(shared)        # None: results files before the column
         means.append(row)
     return means
 
@@ -237,19 +242,23 @@ def markdown_table(results, settings="", notes=(), title="# Tracking benchmark")
     lines = [title, ""]
     if settings:
         lines += [settings, ""]
-    lines += ["| tracker | scene | IDF1 | HOTA | MOTA | IDSW | revisit acc. | returns kept | frames/s |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| tracker | scene | IDF1 | HOTA | MOTA | IDSW | shared IDs | revisit acc. | returns kept | frames/s |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     means = {row["tracker"]: row for row in mean_rows(results)}
     for tracker, mean in means.items():
         for r in (r for r in results if r["tracker"] == tracker):
             lines.append(f"| {tracker} | {r['scene']} | {_fmt(r['IDF1'])} | {_fmt(r['HOTA'])} | {_fmt(r['MOTA'])} | "
-                         f"{r['IDSW']} | {_fmt(r['revisit_accuracy'])} | {r['revisits_kept']}/{r['revisits']} | "
+                         f"{r['IDSW']} | {_fmt(r.get('shared_ids'))} | {_fmt(r['revisit_accuracy'])} | "
+                         f"{r['revisits_kept']}/{r['revisits']} | "
                          f"{_fmt(r['fps'], 1)} |")
         idsw = mean["IDSW"]
         lines.append(f"| **{tracker}** | **mean** | **{_fmt(mean['IDF1'])}** | **{_fmt(mean['HOTA'])}** | "
-                     f"**{_fmt(mean['MOTA'])}** | **{_fmt(idsw, 1)}** | **{_fmt(mean['revisit_accuracy'])}** | "
+                     f"**{_fmt(mean['MOTA'])}** | **{_fmt(idsw, 1)}** | **{_fmt(mean['shared_ids'])}** | "
+                     f"**{_fmt(mean['revisit_accuracy'])}** | "
                      f"**{mean['revisits_kept']}/{mean['revisits']}** | **{_fmt(mean['fps'], 1)}** |")
     lines += ["", "HOTA, IDF1, MOTA, IDSW: TrackEval (MOTChallenge 2D box, IoU 0.5 for CLEAR and Identity). "
+              "Shared IDs: output IDs that stand for two or more objects (matched one-to-one at IoU 0.5 for "
+              "at least 5 frames each; summed in the mean row). "
               "Revisit accuracy: share of the returns that kept their ID. Frames/s: frames / (embedding + "
               "tracking) seconds, our embedding counted for every row that uses it, each row timed alone on the first "
               "frames of each scene (--fps-frames). Mean: unweighted over "

@@ -197,6 +197,35 @@ def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, fram
     return score
 
 
+def shared_ids(gt, tracks, iou_threshold=0.5, min_frames=5):
+    """IDs that stand for two or more objects: the tracker's failure at telling twins apart.
+
+    Parameters
+    ----------
+    gt, tracks : N x 6 arrays ``frame, id, x, y, w, h`` (MOT frame numbers)
+    iou_threshold : float
+        An output box stands for a ground-truth instance when the two are matched one-to-one in the
+        frame (:func:`match_sequence`) with IoU at least this.
+    min_frames : int
+        Frames an ID must stand for an instance for that instance to count (short overlaps at a
+        switch are not a shared identity).
+
+    Returns
+    -------
+    int
+        Output IDs that stand for at least two instances for ``min_frames`` frames each.
+    """
+    frames_per_pair: Dict[tuple, int] = {}
+    for matched in match_sequence(as_rows(gt), as_rows(tracks), iou_threshold).values():
+        for instance_id, track_id in matched.items():
+            frames_per_pair[(track_id, instance_id)] = frames_per_pair.get((track_id, instance_id), 0) + 1
+    instances: Dict[int, int] = {}
+    for (track_id, _), count in frames_per_pair.items():
+        if count >= min_frames:
+            instances[track_id] = instances.get(track_id, 0) + 1
+    return sum(1 for count in instances.values() if count >= 2)
+
+
 # ---------------------------------------------------------------------------------------- TrackEval
 class TrackEvalMissing(ImportError):
     """TrackEval is not installed."""

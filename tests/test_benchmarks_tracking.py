@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from benchmarks.tracking_metrics import gt_boxes, match_frame, revisit_accuracy
+from benchmarks.tracking_metrics import gt_boxes, match_frame, revisit_accuracy, shared_ids
 from reid.data.generate import generate_scene
 from reid.data.visibility import Revisit
 
@@ -61,6 +61,15 @@ def test_no_return_gives_nan_and_the_last_sighting_before_the_gap_counts():
     assert result.kept == 1
 
 
+def test_shared_ids_count_ids_that_stand_for_two_objects():
+    assert shared_ids(GT, rows(range(1, 6), 7) + rows(range(120, 131), 7) + rows(FRAMES, 3, OTHER)) == 0
+    # the object back after the gap takes the other object's ID: ID 3 stands for both
+    assert shared_ids(GT, rows(range(1, 6), 7) + rows(range(120, 131), 3) + rows(FRAMES, 3, OTHER)) == 1
+    # ... but not when it is for fewer than min_frames frames
+    assert shared_ids(GT, rows(range(1, 6), 7) + rows(range(120, 124), 3) + rows(FRAMES, 3, OTHER)) == 0
+    assert shared_ids(GT, np.zeros((0, 6))) == 0
+
+
 def test_match_frame_and_gt_boxes():
     gt = np.array([[1, 1, *BOX], [1, 2, *OTHER]])
     out = np.array([[1, 5, 11, 11, 20, 20], [1, 6, 0, 60, 5, 5]])
@@ -111,6 +120,7 @@ def check_contract(out, trackers, frames):
         assert row["scene"] == "scene0000_00" and row["frames"] == frames
         assert 0.0 <= row["IDF1"] <= 1.0 and 0.0 <= row["HOTA"] <= 1.0 and row["MOTA"] <= 1.0
         assert isinstance(row["IDSW"], int) and row["IDSW"] >= 0
+        assert isinstance(row["shared_ids"], int) and 0 <= row["shared_ids"] <= row["ids"]
         assert "revisit_accuracy" in row and row["revisits"] >= row["revisits_kept"] >= 0
         assert row["revisit_accuracy"] is None or 0.0 <= row["revisit_accuracy"] <= 1.0
         assert row["fps"] > 0

@@ -231,7 +231,7 @@ def test_track_life_cycle():
     for frame in (1, 2):
         track.predict()
         track.update(Detection([0, 0, 10, 20], label=5), frame)
-    assert track.is_confirmed() and track.hits == 3 and track.frames == [[0, 2]]
+    assert track.is_confirmed() and track.hits == 3 and track.frames == [[1, 0, 2]]
     for _ in range(2):
         track.predict()
         track.mark_missed(max_age=2)
@@ -240,7 +240,7 @@ def test_track_life_cycle():
     track.mark_missed(max_age=2)
     assert track.state == TrackState.Lost and track.time_since_update == 3
     track.activate(Detection([50, 0, 10, 20], label=5), 9)          # back: confirmed at once, same identity
-    assert track.is_confirmed() and track.from_gallery and track.frames == [[0, 2], [9, 9]]
+    assert track.is_confirmed() and track.from_gallery and track.frames == [[1, 0, 2], [1, 9, 9]]
     np.testing.assert_allclose(track.to_tlwh(), [50, 0, 10, 20])
 
     tentative = make_track([0, 0, 10, 20])

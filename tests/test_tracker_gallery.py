@@ -29,8 +29,8 @@ def test_memory_per_identity_is_bounded(rng):
     assert gallery.features(7).shape == (32, 16)
     frames = gallery.frames(7)
     assert len(frames) <= 8
-    assert frames[0][0] == 0 and frames[-1][1] == 1998
-    covered = {t for first, last in frames for t in range(first, last + 1)}
+    assert frames[0].first == 0 and frames[-1].last == 1998 and {r.visit for r in frames} == {1}
+    covered = {t for _, first, last in frames for t in range(first, last + 1)}
     assert set(range(0, 2000, 2)) <= covered
     assert gallery.entry(7).n_observations == 1000
     np.testing.assert_allclose(gallery.world_position(7), [1.0, 2.0, 3.0])
@@ -40,7 +40,7 @@ def test_contiguous_frames_make_one_range():
     gallery = LongTermGallery()
     for frame in list(range(10, 20)) + list(range(150, 160)):
         gallery.add(3, CHAIR, frame_index=frame)
-    assert gallery.frames(3) == [(10, 19), (150, 159)]
+    assert gallery.frames(3) == [(1, 10, 19), (1, 150, 159)]
 
 
 def test_frame_ranges_merge_at_their_bound_in_order_seen():
@@ -48,11 +48,11 @@ def test_frame_ranges_merge_at_their_bound_in_order_seen():
     for frame in [0, 1, 2, 10, 11, 30, 31, 32, 33, 100, 200]:
         gallery.add(3, CHAIR, frame_index=frame)
     # at 100: (0, 2) (10, 11) (30, 33) (100, 100), the closest two merge into (0, 11); at 200 again
-    assert gallery.frames(3) == [(0, 33), (100, 100), (200, 200)]
+    assert gallery.frames(3) == [(1, 0, 33), (1, 100, 100), (1, 200, 200)]
     gallery.add(3, CHAIR, frame_index=201)                                # extends the latest range
-    assert gallery.frames(3) == [(0, 33), (100, 100), (200, 201)] and gallery.entry(3).n_observations == 12
+    assert gallery.frames(3) == [(1, 0, 33), (1, 100, 100), (1, 200, 201)] and gallery.entry(3).n_observations == 12
     gallery.add(3, CHAIR, frame_index=50)                                 # an earlier frame: a new range
-    assert gallery.frames(3) == [(0, 100), (200, 201), (50, 50)]
+    assert gallery.frames(3) == [(1, 0, 100), (1, 200, 201), (1, 50, 50)]
 
 
 def test_lost_identities_are_those_out_of_sight(rng):
@@ -76,7 +76,7 @@ def test_query_answers_where_it_was_seen(rng):
     results = gallery.query(noisy(looks[3], rng), k=3)
     assert [r.track_id for r in results][0] == 4
     assert len(results) == 3 and results[0].distance < results[1].distance <= results[2].distance
-    assert results[0].frames == [(40, 44)] and results[0].first_frame == 40 and results[0].last_frame == 44
+    assert results[0].frames == [(1, 40, 44)] and results[0].first_seen == (1, 40) and results[0].last_seen == (1, 44)
     np.testing.assert_allclose(results[0].world_position, [4, 4, 0.5])
     assert {r.label for r in gallery.query(looks[0], label=TABLE, k=5)} == {TABLE}
     assert len(gallery.query(looks[0], label=TABLE, k=5)) == 2
@@ -106,7 +106,7 @@ def test_save_and_load_round_trip(rng, tmp_path):
     loaded.add(2, CHAIR, looks[1], frame_index=20)
     gallery.add(2, CHAIR, looks[1], frame_index=20)
     np.testing.assert_array_equal(loaded.features(2), gallery.features(2))
-    assert loaded.frames(2) == [(0, 11), (20, 20)]
+    assert loaded.frames(2) == [(1, 0, 11), (1, 20, 20)]
 
 
 def test_save_replaces_an_existing_file_atomically(rng, tmp_path):
@@ -218,3 +218,37 @@ def test_a_faiss_gallery_can_be_copied_and_pickled(rng):
         assert twin.faiss is not None and 4 in [t.track_id for t in twin.lost(looks[3][None])]
         twin.add(9, CHAIR, looks[0])
         assert 9 not in gallery
+
+
+def test_each_tracker_run_is_a_visit_and_frame_ranges_say_which(rng, tmp_path):
+    from tracker import Detection, Tracker, TrackerConfig
+    look = unit(rng.normal(size=16))
+
+    def visit(gallery, frames):
+        tracker = Tracker(TrackerConfig(n_init=1), gallery)
+        for t in frames:
+            tracker.update([Detection([100, 100, 40, 40], label=CHAIR, feature=noisy(look, rng),
+                                      world_position=[1.0, 2.0, 0.5])], t)
+        return tracker
+
+    today = visit(None, range(0, 5))
+    tomorrow = visit(LongTermGallery.load(today.gallery.save(tmp_path / "today.npz")), range(0, 3))
+    assert (today.visit, tomorrow.visit) == (1, 2) and tomorrow.reactivations == 1
+    # frames 0-2 of the second visit are not frames 0-2 of the first
+    assert tomorrow.gallery.frames(1) == [(1, 0, 4), (2, 0, 2)]
+    assert tomorrow.gallery.entry(1).last_seen == (2, 2) and tomorrow.gallery.entry(1).n_observations == 8
+    again = LongTermGallery.load(tomorrow.gallery.save(tmp_path / "tomorrow.npz"))
+    assert again.visits == 2 and again.frames(1) == tomorrow.gallery.frames(1)
+    assert visit(again, [0]).visit == 3
+
+
+def test_a_gallery_file_of_format_1_is_read_as_one_visit(rng, tmp_path):
+    gallery = LongTermGallery()
+    for frame in (3, 4, 9):
+        gallery.add(5, CHAIR, unit(rng.normal(size=8)), frame_index=frame)
+    with np.load(gallery.save(tmp_path / "new.npz")) as data:
+        arrays = {key: data[key] for key in data.files if key != "visits"}
+    arrays["format_version"], arrays["ranges"] = np.int64(1), arrays["ranges"][:, 1:]      # as version 1 wrote it
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = LongTermGallery.load(tmp_path / "old.npz")
+    assert old.visits == 1 and old.frames(5) == [(1, 3, 4), (1, 9, 9)]

@@ -274,7 +274,7 @@ def test_where_did_i_see_it_after_save_and_load(room, world_run, tmp_path):
     assert results[0].label == TELEVISION
     assert np.linalg.norm(results[0].world_position - room[tv].centre) < 0.05
     seen = {t for t in assignments if tv in assignments[t]}
-    in_ranges = {t for first, last in results[0].frames for t in range(first, last + 1)}
+    in_ranges = {t for _, first, last in results[0].frames for t in range(first, last + 1)}
     assert seen <= in_ranges
     detected = {t for t, (_, pairs) in enumerate(sequence) if any(k == tv for k, _ in pairs)}
     assert in_ranges <= detected
@@ -324,4 +324,4 @@ def test_memory_stays_bounded_over_a_long_run():
     assert tracker.gallery.ids.tolist() == [1]          # 30 returns, one identity
     assert tracker.gallery.features(1).shape[0] == 4
     frames = tracker.gallery.frames(1)
-    assert len(frames) <= 6 and frames[0][0] == 0 and frames[-1][1] == 589
+    assert len(frames) <= 6 and frames[0].first == 0 and frames[-1].last == 589

@@ -61,7 +61,7 @@ def test_the_object_of_a_tracked_frame_is_found_with_its_frames_class_and_positi
     assert answer["box"] == [float(v) for v in box.split(",")] and len(answer["results"]) == 3
     best = answer["results"][0]
     assert best["id"] == int(row[1]) and best["distance"] < 1e-3      # the very view the gallery stored
-    assert any(first <= FRAME <= last for first, last in best["frames"])
+    assert any(r["visit"] == 1 and r["first"] <= FRAME <= r["last"] for r in best["frames"])
     entry = LongTermGallery.load(gallery).entry(best["id"])
     assert best["class_id"] == entry.label and best["n_observations"] == entry.n_observations
     np.testing.assert_allclose(best["world_position"], entry.world_position, atol=1e-3)
@@ -176,3 +176,11 @@ def test_a_moved_checkpoint_is_named_and_given_with_reid(tracked, seen_object, c
     assert "gone.pt" in line and "give its new place with --reid" in line
     query_main([str(moved), "--image", str(seen_object[0]), "--reid", str(tiny_checkpoint), "--top", "1"])
     assert capsys.readouterr().out.splitlines()[1].startswith(" 1. ID ")
+
+
+def test_frames_of_several_visits_say_which_visit():
+    from tracker import FrameRange
+    from viewer.query import format_frames
+    assert format_frames([FrameRange(1, 12, 40), FrameRange(1, 97, 97)]) == "12-40, 97"
+    assert format_frames([FrameRange(1, 12, 40), FrameRange(1, 97, 97), FrameRange(2, 3, 9)]) == \
+        "visit 1: 12-40, 97; visit 2: 3-9"

@@ -10,7 +10,7 @@ import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 
@@ -20,7 +20,20 @@ from .track import Track, TrackState
 
 log = logging.getLogger("tracker")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version written: 2 records each frame range's visit; version 1 files (one visit) are read too."""
+READABLE_VERSIONS = (1, 2)
+
+
+class FrameRange(NamedTuple):
+    """Frames ``first`` to ``last`` (inclusive) of visit ``visit`` (the gallery's tracker runs,
+    numbered from 1; each numbers its frames from its own start)."""
+    visit: int
+    first: int
+    last: int
+
+    def __str__(self):
+        return f"{self.first}-{self.last}" if self.last != self.first else f"{self.first}"
 
 
 class GalleryFileError(ValueError):
@@ -68,9 +81,9 @@ class GalleryResult:
     label : int
         NYU40 class id.
     world_position : ndarray (3,) metres, or None when never measured
-    frames : list of (int, int)
-        Inclusive frame ranges ``(first, last)`` where the identity was seen, in the order seen;
-        adjacent ranges are merged when the list reaches its bound.
+    frames : list of FrameRange
+        Inclusive frame ranges ``(visit, first, last)`` where the identity was seen, in the order
+        seen; adjacent ranges of one visit are merged when the list reaches its bound.
     n_observations : int
         Number of frames in which the identity was observed.
     """
@@ -79,16 +92,18 @@ class GalleryResult:
     distance: float
     label: int
     world_position: Optional[np.ndarray]
-    frames: List[Tuple[int, int]]
+    frames: List[FrameRange]
     n_observations: int
 
     @property
-    def first_frame(self):
-        return min(first for first, _ in self.frames) if self.frames else None
+    def first_seen(self):
+        """``(visit, frame)`` of the first sighting, or None."""
+        return min((r.visit, r.first) for r in self.frames) if self.frames else None
 
     @property
-    def last_frame(self):
-        return max(last for _, last in self.frames) if self.frames else None
+    def last_seen(self):
+        """``(visit, frame)`` of the latest sighting, or None."""
+        return max((r.visit, r.last) for r in self.frames) if self.frames else None
 
 
 class LongTermGallery:
@@ -115,6 +130,8 @@ class LongTermGallery:
         Every identity, in the order added.
     model : EmbeddingModelId or None
         The embedding model that filled the gallery, when recorded (saved and loaded with it).
+    visits : int
+        Visits recorded: tracker runs that filled it (0 for a new gallery; see :meth:`begin_visit`).
     """
 
     def __init__(self, feature_budget=100, world_history=30, max_frame_ranges=64, index="exact", faiss_candidates=256):
@@ -133,6 +150,7 @@ class LongTermGallery:
                 log.warning("gallery: faiss requested but not installed, using exact search")
         self.tracks = {}
         self.model = None
+        self.visits = 0
 
     def check_model(self, model, source="gallery"):
         """Refuse features of another embedding model; record ``model`` as the one filling the gallery.
@@ -182,6 +200,11 @@ class LongTermGallery:
         """Length of the stored features, or None before the first."""
         return next((t.features.data.shape[1] for t in self.tracks.values() if t.features.data is not None), None)
 
+    def begin_visit(self):
+        """Start a new visit (a tracker run over this gallery) and return its number (1, 2, ...)."""
+        self.visits += 1
+        return self.visits
+
     def add_track(self, track):
         """Keep a (newly confirmed) track as an identity."""
         self.tracks[track.track_id] = track
@@ -197,12 +220,14 @@ class LongTermGallery:
         world_position : ndarray (3,), optional
             Metres.
         frame_index : int, optional
+            A frame of the latest visit (the first when none was begun).
         """
         track = self.tracks.get(int(track_id))
         if track is None:
             track = self.tracks[int(track_id)] = Track(track_id, label, feature_budget=self.feature_budget,
                                                        world_history=self.world_history,
                                                        max_frame_ranges=self.max_frame_ranges)
+        track.visit = max(self.visits, 1)
         track.observe(None if feature is None else np.asarray(feature, dtype=np.float32).reshape(-1),
                       None if world_position is None else np.asarray(world_position, dtype=np.float64).reshape(3),
                       frame_index)
@@ -237,8 +262,8 @@ class LongTermGallery:
         return self.tracks[int(track_id)].mean_feature
 
     def frames(self, track_id):
-        """Frame ranges ``[(first, last), ...]`` where an identity was seen."""
-        return [tuple(r) for r in self.tracks[int(track_id)].frames]
+        """Frame ranges ``[FrameRange(visit, first, last), ...]`` where an identity was seen."""
+        return [FrameRange(*r) for r in self.tracks[int(track_id)].frames]
 
     def entry(self, track_id):
         """Everything known about one identity, as a :class:`GalleryResult` (distance NaN)."""
@@ -247,7 +272,7 @@ class LongTermGallery:
     def _result(self, track, distance):
         return GalleryResult(track_id=track.track_id, distance=float(distance), label=track.label,
                              world_position=None if track.world_position is None else track.world_position.copy(),
-                             frames=[tuple(r) for r in track.frames], n_observations=track.n_observations)
+                             frames=[FrameRange(*r) for r in track.frames], n_observations=track.n_observations)
 
     def query(self, feature, label=None, k=5):
         """Where did I see it? The ``k`` identities whose appearance is closest to ``feature``.
@@ -301,7 +326,8 @@ class LongTermGallery:
             "position_next": np.array([t.positions.next for t in tracks], dtype=np.int64),
             "n_observations": np.array([t.n_observations for t in tracks], dtype=np.int64),
             "range_offsets": np.cumsum([0] + [len(t.frames) for t in tracks]).astype(np.int64),
-            "ranges": np.array(ranges, dtype=np.int64).reshape(-1, 2), "feature_dim": np.int64(dim),
+            "ranges": np.array(ranges, dtype=np.int64).reshape(-1, 3), "feature_dim": np.int64(dim),
+            "visits": np.int64(self.visits),
         }
         if self.model is not None:
             arrays["model_name"] = np.array(self.model.name)
@@ -328,16 +354,16 @@ class LongTermGallery:
         version = int(arrays["format_version"]) if arrays.get("format_version", np.zeros(0)).size == 1 else None
         if version is None:
             raise GalleryFileError(f"{path}: not a gallery file (no format version)")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise GalleryFileError(f"{path}: gallery file format version {version}; this version of the tracker "
-                                   f"reads version {FORMAT_VERSION} only")
+                                   f"reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         try:
-            return cls._from_arrays(arrays, overrides)
+            return cls._from_arrays(arrays, overrides, version)
         except (KeyError, ValueError, IndexError, TypeError) as error:
             raise GalleryFileError(f"{path}: corrupt or incompatible gallery file ({error!r})") from error
 
     @classmethod
-    def _from_arrays(cls, arrays, overrides):
+    def _from_arrays(cls, arrays, overrides, version):
         bank_size, max_frame_ranges, history = (int(v) for v in arrays["settings"])
         gallery = cls(**dict(dict(feature_budget=bank_size, world_history=history, max_frame_ranges=max_frame_ranges),
                              **overrides))
@@ -350,7 +376,14 @@ class LongTermGallery:
                 raise ValueError(f"{key} has shape {arrays[key].shape}, expected {shape}")
         if len(set(arrays["ids"].tolist())) != n:
             raise ValueError("duplicate identities")
-        offsets, ranges = arrays["range_offsets"], arrays["ranges"].reshape(-1, 2)
+        if version == 1:       # one visit, ranges (first, last)
+            ranges = arrays["ranges"].reshape(-1, 2)
+            ranges = np.concatenate([np.ones((len(ranges), 1), np.int64), ranges], axis=1)
+            gallery.visits = 1 if n else 0
+        else:
+            ranges = arrays["ranges"].reshape(-1, 3)
+            gallery.visits = int(arrays["visits"])
+        offsets = arrays["range_offsets"]
         for row in range(n):
             track = Track(arrays["ids"][row], arrays["labels"][row], feature_budget=bank_size, world_history=history,
                           max_frame_ranges=max_frame_ranges)

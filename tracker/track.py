@@ -65,7 +65,9 @@ class Track:
     world_history : int
         Recent world positions kept; the track's position is their median.
     max_frame_ranges : int
-        Frame ranges kept; beyond it the two closest merge.
+        Frame ranges kept; beyond it the two closest of one visit merge.
+    visit : int
+        The visit (tracker run, numbered from 1 in a gallery's life) whose frames it now records.
 
     Attributes
     ----------
@@ -77,8 +79,9 @@ class Track:
         Detections assigned, frames since the start, frames since the latest detection.
     features : RecentRows
         Recent L2-normalised features (float32).
-    frames : list of [int, int]
-        Inclusive frame ranges where the identity was seen, in the order seen.
+    frames : list of [int, int, int]
+        Inclusive frame ranges ``[visit, first, last]`` where the identity was seen, in the order
+        seen; each visit numbers its frames from its own start.
     n_observations : int
     last_detection : Detection or None
         The detection of the latest hit.
@@ -86,9 +89,10 @@ class Track:
         Whether the identity came back after it was lost (a returning object given its old ID).
     """
 
-    def __init__(self, track_id, label, n_init=3, feature_budget=100, world_history=30, max_frame_ranges=64):
+    def __init__(self, track_id, label, n_init=3, feature_budget=100, world_history=30, max_frame_ranges=64,
+                 visit=1):
         self.track_id, self.label = int(track_id), int(label)
-        self.n_init, self.max_frame_ranges = n_init, max_frame_ranges
+        self.n_init, self.max_frame_ranges, self.visit = n_init, max_frame_ranges, int(visit)
         self.state = TrackState.Lost
         self.mean = self.covariance = None
         self.hits = self.age = self.time_since_update = 0
@@ -101,11 +105,14 @@ class Track:
         self.last_detection, self.from_gallery = None, False
 
     # ------------------------------------------------------------------ life cycle
-    def activate(self, detection, frame_index, confirmed=False):
-        """Start (or restart, for an identity out of sight) the box filter at a detection and record it.
+    def activate(self, detection, frame_index, confirmed=False, visit=None):
+        """Start (or restart, for an identity out of sight) the box filter at a detection and record it,
+        in ``visit`` when given (an identity from an earlier visit, back in this one).
 
         A restarted identity is confirmed; a new one is confirmed once it has ``n_init`` hits.
         """
+        if visit is not None:
+            self.visit = int(visit)
         known = self.n_observations > 0 and self.state in (TrackState.Confirmed, TrackState.Lost)
         self.from_gallery = self.from_gallery or (known and self.state == TrackState.Lost)
         self.mean, self.covariance = kalman_filter.initiate(kalman_filter.tlwh_to_xyah(detection.tlwh))
@@ -119,10 +126,11 @@ class Track:
             self.observe(feature)
         for position in track.positions.rows[:-1]:
             self.observe(world_position=position)
-        for first, last in track.frames:
+        self.visit = track.visit
+        for visit, first, last in track.frames:
             for frame in range(first, last + 1):
-                if frame != frame_index:
-                    self.observe(frame_index=frame)
+                if (visit, frame) != (track.visit, frame_index):
+                    self._add_frame(frame, visit)
         track.state = TrackState.Deleted
         self.activate(track.last_detection, frame_index)
 
@@ -170,17 +178,21 @@ class Track:
         if frame_index is not None:
             self._add_frame(int(frame_index))
 
-    def _add_frame(self, frame):
+    def _add_frame(self, frame, visit=None):
+        visit = self.visit if visit is None else visit
         self.n_observations += 1
-        if self.frames and self.frames[-1][0] <= frame <= self.frames[-1][1] + 1:
-            self.frames[-1][1] = max(self.frames[-1][1], frame)
+        last = self.frames[-1] if self.frames else None
+        if last is not None and last[0] == visit and last[1] <= frame <= last[2] + 1:
+            last[2] = max(last[2], frame)
             return
-        self.frames.append([frame, frame])
-        if len(self.frames) > self.max_frame_ranges:
-            gaps = [abs(b[0] - a[1]) for a, b in zip(self.frames, self.frames[1:])]
+        self.frames.append([visit, frame, frame])
+        if len(self.frames) > self.max_frame_ranges:      # merge the closest two ranges of one visit
+            gaps = [abs(b[1] - a[2]) if a[0] == b[0] else np.inf for a, b in zip(self.frames, self.frames[1:])]
             i = int(np.argmin(gaps))
-            self.frames[i] = [min(self.frames[i][0], self.frames[i + 1][0]), max(self.frames[i][1], self.frames[i + 1][1])]
-            del self.frames[i + 1]
+            if np.isfinite(gaps[i]):
+                a, b = self.frames[i], self.frames[i + 1]
+                self.frames[i] = [a[0], min(a[1], b[1]), max(a[2], b[2])]
+                del self.frames[i + 1]
 
     @property
     def mean_feature(self):

@@ -122,7 +122,8 @@ class Tracker:
     config : TrackerConfig, optional
     gallery : LongTermGallery, optional
         An existing gallery (e.g. loaded from a previous visit of the same room): its identities can
-        come back, and new IDs start above its largest ID.
+        come back, and new IDs start above its largest ID. Each tracker is one visit of its gallery
+        (:meth:`LongTermGallery.begin_visit`): the frames it records carry that visit's number.
 
     Attributes
     ----------
@@ -132,6 +133,8 @@ class Tracker:
         Every confirmed identity, live or lost.
     frame_index : int or None
         Index of the latest frame processed.
+    visit : int
+        This tracker's visit of its gallery (1 for a new gallery, 2 for the first continuation, ...).
     reactivations : int
         How many times a lost identity came back (a returning object got its old ID).
     invalid_detections : int
@@ -146,6 +149,7 @@ class Tracker:
         self.reactivations = self.invalid_detections = self._frames_seen = 0
         self._next_id = self.gallery.max_id + 1
         self.feature_dim = self.gallery.feature_dim
+        self.visit = self.gallery.begin_visit()
 
     @property
     def confirmed_tracks(self):
@@ -201,7 +205,7 @@ class Tracker:
                 self.reactivations += 1
                 tracks.append(track)
             if i < len(detections):
-                track.activate(detections[i], frame)
+                track.activate(detections[i], frame, visit=self.visit)
             else:
                 track.absorb(confirmed_now[i - len(detections)], frame)
         taken, back = {i for _, i in returning}, {id(t) for t, _ in returning}
@@ -258,7 +262,8 @@ class Tracker:
             self._next_id += 1
         config = self.config
         track = Track(self._next_id, detection.label, n_init=config.n_init, feature_budget=config.nn_budget,
-                      world_history=config.world_history, max_frame_ranges=config.gallery_max_frame_ranges)
+                      world_history=config.world_history, max_frame_ranges=config.gallery_max_frame_ranges,
+                      visit=self.visit)
         self._next_id += 1
         track.activate(detection, frame)
         return track

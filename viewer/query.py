@@ -5,8 +5,9 @@
 Embeds the object in the photo (inside ``--box``, default the whole image; ``--mask``: a PNG of the
 photo's size, non-zero on the object) with the embedding model that filled the gallery (recorded in
 it; ``--reid`` to give it when the gallery's file moved), and prints the ``K`` closest identities:
-ID, cosine distance, class, the frames where each was seen (ScanNet frame indices, inclusive ranges)
-and its world position (metres; unknown without depth and pose). ``--json`` prints the same as one
+ID, cosine distance, class, the frames where each was seen (ScanNet frame indices, inclusive ranges;
+for a gallery continued over several runs, ``--gallery``, each range says which visit, as each run
+numbers its frames from its own 0) and its world position (metres; unknown without depth and pose). ``--json`` prints the same as one
 JSON object.
 
 Bad input is one line on stderr and exit code 2: an unreadable photo or mask, a box outside the
@@ -127,8 +128,12 @@ def format_box(box):
 
 
 def format_frames(ranges):
-    """``[(12, 40), (97, 97)]`` -> ``"12-40, 97"``."""
-    return ", ".join(f"{first}-{last}" if last != first else f"{first}" for first, last in ranges)
+    """``[FrameRange(1, 12, 40), FrameRange(1, 97, 97)]`` -> ``"12-40, 97"``; with several visits each
+    says which: ``"visit 1: 12-40; visit 2: 3-9"``."""
+    visits = list(dict.fromkeys(r.visit for r in ranges))
+    if len(visits) <= 1:
+        return ", ".join(str(r) for r in ranges)
+    return "; ".join(f"visit {visit}: " + ", ".join(str(r) for r in ranges if r.visit == visit) for visit in visits)
 
 
 def format_position(position):
@@ -169,7 +174,8 @@ def result_record(rank, result):
     """One identity found, as a JSON-ready dict."""
     position = result.world_position
     return {"rank": rank, "id": result.track_id, "distance": round(result.distance, 6), "class_id": result.label,
-            "class": class_name(result.label), "frames": [list(r) for r in result.frames],
+            "class": class_name(result.label),
+            "frames": [{"visit": r.visit, "first": r.first, "last": r.last} for r in result.frames],
             "n_observations": result.n_observations,
             "world_position": None if position is None else [round(float(v), 4) for v in position]}
 
