@@ -220,14 +220,15 @@ class LongTermGallery:
         world_position : ndarray (3,), optional
             Metres.
         frame_index : int, optional
-            A frame of the latest visit (the first when none was begun).
+            A frame of the latest visit (adding to a gallery no tracker has filled begins visit 1).
         """
+        self.visits = max(self.visits, 1)
         track = self.tracks.get(int(track_id))
         if track is None:
             track = self.tracks[int(track_id)] = Track(track_id, label, feature_budget=self.feature_budget,
                                                        world_history=self.world_history,
                                                        max_frame_ranges=self.max_frame_ranges)
-        track.visit = max(self.visits, 1)
+        track.visit = self.visits
         track.observe(None if feature is None else np.asarray(feature, dtype=np.float32).reshape(-1),
                       None if world_position is None else np.asarray(world_position, dtype=np.float64).reshape(3),
                       frame_index)
