@@ -31,6 +31,10 @@ scene from *other* camera passes; mean and spread over ``--folds`` folds of the 
     (``MobileNetv2_Embedder``, CPU, float32) on the full crops, L2-normalised (``skipped`` when the
     package does not import).
 
+``A+B:W`` (any two rows above, e.g. ``default+concat-full-s2:0.8``)
+    An ensemble: the two rows' L2-normalised features concatenated, scaled so that its squared
+    distance is W x A's + (1 - W) x B's (W = 0.5 when left out).
+
 Room sets side by side: ``--data in-style=data/bench unseen-style=data/unseen`` scores every row on
 each labelled set of rooms separately (roots that share a label are pooled; unlabelled roots form one
 set, as before) and adds a table of rank-1 and twins rank-1 per set, with the change from the first
@@ -58,7 +62,7 @@ from reid.cli import ArgumentParser, add_backend_argument, add_precision_argumen
 from reid.data.scannet import SceneError
 from reid.evaluate import colour_histogram_features, evaluate
 from reid.fileio import atomic_write_json, atomic_write_text
-from reid.views import load_views, scene_folders
+from reid.views import ViewSet, load_views, scene_folders
 
 from .photometric import PhotometricChange
 from .provenance import stamp_rows
@@ -286,10 +290,52 @@ def deepsort_features(crops, embedder=None, chunk=256):
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
+def parse_ensemble(method):
+    """``"A+B"`` or ``"A+B:W"`` -> ``("A", "B", W)`` (W: A's share of the squared distance, default 0.5),
+    or None for a method that is not an ensemble."""
+    if "+" not in method:
+        return None
+    members, _, share = method.partition(":")
+    first, _, second = members.partition("+")
+    try:
+        weight = float(share) if share else 0.5
+    except ValueError:
+        weight = float("nan")
+    if not first or not second or "+" in second or not 0.0 < weight < 1.0:
+        raise ValueError(f"ensemble row '{method}': write A+B or A+B:W with 0 < W < 1 (A's share)")
+    return first, second, weight
+
+
 def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
-                    deepsort_size=224, precision=None, backend="torch", token_cache=None):
+                    deepsort_size=224, precision=None, backend="torch", token_cache=None, memo=None):
     """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run.
-    ``precision`` and ``backend`` are our embedders' (``reid.embedder``)."""
+    ``precision`` and ``backend`` are our embedders' (``reid.embedder``). ``memo`` (a dict) keeps each
+    row's result for the ensembles that reuse it.
+
+    An ensemble row ``A+B:W`` concatenates the L2-normalised features of rows A and B scaled by
+    sqrt(W) and sqrt(1 - W): its squared distance is W x A's + (1 - W) x B's."""
+    memo = {} if memo is None else memo
+    if method in memo:
+        return memo[method]
+    ensemble = parse_ensemble(method)
+    if ensemble is not None:
+        first, second, weight = ensemble
+        parts = [method_features(name, cache, checkpoints, untrained=untrained, device=device,
+                                 trunk_weights=trunk_weights, deepsort_size=deepsort_size, precision=precision,
+                                 backend=backend, token_cache=token_cache, memo=memo) for name in (first, second)]
+        features = np.concatenate([parts[0][0] * np.sqrt(weight), parts[1][0] * np.sqrt(1.0 - weight)], axis=1)
+        notes = [f"ensemble: {weight:g} x {first} + {1 - weight:g} x {second} (squared distance)"]
+        result = features, parts[0][1], notes + parts[0][2] + parts[1][2], {"dim": int(features.shape[1])}
+    else:
+        result = _single_method_features(method, cache, checkpoints, untrained, device, trunk_weights,
+                                         deepsort_size, precision, backend, token_cache)
+    features, view_set, notes, extra = result
+    memo[method] = features, ViewSet(view_set.views, {}, view_set.twins), notes, extra   # without the crops
+    return result
+
+
+def _single_method_features(method, cache, checkpoints, untrained, device, trunk_weights, deepsort_size, precision,
+                            backend, token_cache):
     from reid.checkpoint import CheckpointError, CheckpointNotFoundError
     from reid.embedder import SHIPPED_MODELS, Embedder
     from reid.model import WeightsNotFoundError, list_variants
@@ -407,13 +453,14 @@ def run_benchmark(folders, methods, checkpoints, folds=3, frame_step=5, episode_
     ``backend`` (``reid.embedder.BACKENDS``) theirs too; ``token_cache`` (a folder) stores the fixed
     trunk tokens of frozen-trunk checkpoints (:mod:`reid.token_cache`) for reuse across rows and runs."""
     cache = ViewCache(folders, frame_step, episode_gap, min_side, frame_transform=frame_transform)
-    rows = []
+    rows, memo = [], {}
     for method in methods:
         started = time.perf_counter()
         try:
             features, view_set, notes, extra = method_features(
                 method, cache, checkpoints, untrained=untrained, device=device, trunk_weights=trunk_weights,
-                deepsort_size=deepsort_size, precision=precision, backend=backend, token_cache=token_cache)
+                deepsort_size=deepsort_size, precision=precision, backend=backend, token_cache=token_cache,
+                memo=memo)
             summary = evaluate(features, view_set, folds=folds, ranks=CMC_RANKS)
             row = summary_row(method, summary, view_set, notes, extra, time.perf_counter() - started, folds)
         except Skip as reason:
@@ -607,7 +654,13 @@ def main(argv=None):
     if args.methods and ablation_rows:
         methods = list(args.methods) + [name for name, _ in ablation_rows if name not in args.methods]
     known = set(default_methods(checkpoints)) | set(MASKED_HISTOGRAMS)
-    unknown = [m for m in methods if m not in known]
+    unknown = []
+    for method in methods:
+        try:
+            ensemble = parse_ensemble(method)
+        except ValueError as error:
+            parser.error(str(error))
+        unknown += [m for m in (ensemble[:2] if ensemble else (method,)) if m not in known]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}: choose from {', '.join(sorted(known))} "
                      f"or give --checkpoint NAME=PATH")

@@ -331,3 +331,18 @@ def test_room_sets_are_scored_apart_and_side_by_side(scene_root, tmp_path):
     assert f"| colour-histogram | {rows[0]['rank1']:.3f}" in markdown and f"{change:+.3f} |" in markdown
     bad = run("--data", "=nowhere", "--out", str(tmp_path / "bad"), "--methods", "colour-histogram")
     assert bad.returncode == 2 and "expected ROOT or LABEL=ROOT" in bad.stderr
+
+
+def test_an_ensemble_row_mixes_two_rows_squared_distances(scene_root, tiny_concat):
+    folders = [scene_root / "scans" / "scene0000_00"]
+    rows = bench.run_benchmark(folders, ["colour-histogram", "colour-histogram+colour-histogram:0.3", "concat",
+                                         "concat+colour-histogram:0.8"], {"concat": str(tiny_concat)},
+                               frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
+    single, same, concat, mixed = rows
+    assert same["status"] == "ok" and mixed["status"] == "ok", (same, mixed)
+    for key in RANK_KEYS + ("mAP", "rank1_twins"):      # a row mixed with itself ranks as the row alone
+        assert same[key] == pytest.approx(single[key])
+    assert mixed["queries"] == single["queries"] and mixed["dim"] == concat["dim"] + single["dim"]
+    assert "0.8 x concat + 0.2 x colour-histogram" in mixed["notes"][0]
+    with pytest.raises(ValueError, match="0 < W < 1"):
+        bench.parse_ensemble("default+concat:1.5")
