@@ -225,7 +225,7 @@ def main(argv=None):
                         help="the boxes: {\"boxes\": [{\"image\": NAME, \"box\": [x, y, w, h], \"object\": LABEL}]}")
     parser.add_argument("--out", required=True, metavar="OUT.png", help="the figure (PNG)")
     parser.add_argument("--reid", default="default",
-                        help="re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full'), a checkpoint path, or variant:NAME (untrained)")
+                        help="re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint path, or variant:NAME (untrained)")
     parser.add_argument("--top", type=positive_int, default=4, help="neighbours drawn per query (default 4)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)

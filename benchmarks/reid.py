@@ -8,8 +8,8 @@ One row per method, all on the same views and the same query/gallery protocol as
 scene from *other* camera passes; mean and spread over ``--folds`` folds of the instances):
 
 ``concat``, ``full``, ``concat-full``, ``early-fusion`` (every registered trained variant)
-    From ``--checkpoint NAME=PATH``. Without one, ``concat`` and ``full`` are the shipped heads over
-    the frozen DINOv2 ViT-S/14 (``reid/weights/dinov2-concat.pt``, ``dinov2-full.pt``; ``skipped``
+    From ``--checkpoint NAME=PATH``. Without one, ``concat``, ``full`` and ``concat-full`` are the
+    shipped heads over the frozen DINOv2 ViT-S/14 (``reid/weights/dinov2-concat.pt``, ...; ``skipped``
     with the reason when their trunk file, made by ``python -m reid.trunk_import``, is not found);
     the others are reported as ``missing`` (never silently evaluated untrained), unless
     ``--untrained`` asks for a randomly initialised model at the default config. ``--checkpoint``

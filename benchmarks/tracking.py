@@ -355,7 +355,7 @@ def embedder_note(embedder):
 def add_common_arguments(parser):
     """Options shared by the harnesses built on :func:`run_scene` (this one and robustness)."""
     parser.add_argument("--reid", default="default",
-                        help="our re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full'), a checkpoint path, or variant:NAME")
+                        help="our re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint path, or variant:NAME")
     parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
     parser.add_argument("--max-frames", type=positive_int, help="at most this many frames per scene")
     parser.add_argument("--min-gap", type=positive_int, default=100,

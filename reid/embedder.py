@@ -28,10 +28,11 @@ SHIPPED_MODELS = {
     "default": DEFAULT_WEIGHTS,
     "dinov2-concat": "weights/dinov2-concat.pt",
     "dinov2-full": "weights/dinov2-full.pt",
+    "dinov2-concat-full": "weights/dinov2-concat-full.pt",
 }
 """Shipped checkpoints by name (package-data paths inside ``reid``): ``default`` (the early-fusion
-ViT-Ti/16 trained here, everything in the file) and the paper's ``concat`` and ``full`` heads over a
-frozen DINOv2 ViT-S/14 (the heads only: they load their trunk from the file ``python -m
+ViT-Ti/16 trained here, everything in the file) and the paper's ``concat`` and ``full`` heads, and
+``concat-full`` (foreground, background and full crop), over a frozen DINOv2 ViT-S/14 (the heads only: they load their trunk from the file ``python -m
 reid.trunk_import`` writes, found by its sha256; see :func:`reid.checkpoint.find_trunk_file`)."""
 
 Device = Union[str, torch.device, None]
@@ -227,7 +228,8 @@ class Embedder:
     @classmethod
     def shipped(cls, name: str, device: Device = None, batch_size: int = 64,
                 precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
-        """A shipped model by name (:data:`SHIPPED_MODELS`: ``default``, ``dinov2-concat``, ``dinov2-full``).
+        """A shipped model by name (:data:`SHIPPED_MODELS`: ``default``, ``dinov2-concat``, ``dinov2-full``,
+        ``dinov2-concat-full``).
 
         Raises
         ------

@@ -130,12 +130,12 @@ def test_untrained_flag_and_broken_checkpoint(scene_root, tmp_path):
     folders = [scene_root / "scans" / "scene0000_00"]
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
-    rows = bench.run_benchmark(folders, ["early-fusion", "concat-full"], {"early-fusion": str(broken)},
+    rows = bench.run_benchmark(folders, ["concat-full", "early-fusion"], {"concat-full": str(broken)},
                                frame_step=2, episode_gap=5, min_side=6, echo=lambda line: None)
     assert rows[0]["status"] == "error" and rows[0]["rank1"] is None and "broken.pt" in rows[0]["source"]
     assert rows[1]["status"] == "missing"
     with pytest.raises(bench.Missing):
-        bench.method_features("concat-full", None, {}, untrained=False)
+        bench.method_features("early-fusion", None, {}, untrained=False)
 
 
 def test_paper_figures_are_labelled(monkeypatch):

@@ -133,7 +133,8 @@ def test_default_without_shipped_model_fails_fast_and_says_what_to_do(monkeypatc
     assert time.monotonic() - start < 2
 
 
-@pytest.mark.parametrize("name, variant", [("dinov2-concat", "concat"), ("dinov2-full", "full")])
+@pytest.mark.parametrize("name, variant", [("dinov2-concat", "concat"), ("dinov2-full", "full"),
+                                           ("dinov2-concat-full", "concat-full")])
 def test_shipped_dinov2_heads_carry_a_trunk_reference_and_their_recipe(name, variant, tmp_path, monkeypatch):
     from reid.checkpoint import CheckpointError, load_checkpoint
     from reid.embedder import SHIPPED_MODELS
