@@ -64,7 +64,8 @@ from tracker.tracker import TrackerConfig
 
 from .photometric import PhotometricChange
 from .room_sets import parse_room_sets
-from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, revisit_accuracy, shared_ids,
+from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, match_sequence,
+                               revisit_accuracy, shared_ids,
                                rows_from_boxes, trackeval_metrics)
 from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
 
@@ -186,17 +187,18 @@ def score_scenes(runs, rows, min_gap=100, window=10):
     results = []
     for row in rows:
         for name, run in runs.items():
-            revisits = revisit_accuracy(run["gt"], run["tracks"][row], min_gap=min_gap, window=window,
-                                        frames=run["frames"])
+            output = run["tracks"][row]
+            matches = match_sequence(run["gt"], output)          # shared by the revisit and shared-ID counts
+            revisits = revisit_accuracy(run["gt"], output, min_gap=min_gap, window=window, frames=run["frames"],
+                                        matches=matches)
             frames = run["tracked"]
             seconds = run["seconds"][row]
-            output = run["tracks"][row]
             entry = {"tracker": row, "scene": name}
             entry.update(metrics[row][name])
             entry.update({
                 "revisit_accuracy": revisits.accuracy, "revisits": revisits.count, "revisits_kept": revisits.kept,
                 "revisits_without_output": revisits.missing,
-                "shared_ids": shared_ids(run["gt"], output),
+                "shared_ids": shared_ids(run["gt"], output, matches=matches),
                 "fps": frames / seconds if seconds > 0 else float("nan"), "frames": frames,
                 "scored_frames": len(run["frames"]), "seconds": seconds, "detect_seconds": run["detect_seconds"],
                 "embed_seconds": run["embed_seconds"] if row in USES_OUR_FEATURES else 0.0,

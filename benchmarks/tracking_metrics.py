@@ -147,7 +147,7 @@ def visible_by_frame(gt):
     return frames, [set(gt[gt[:, 0] == f, 1].astype(int).tolist()) for f in frames]
 
 
-def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, frames=None, revisits=None):
+def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, frames=None, revisits=None, matches=None):
     """The project's revisit accuracy of a tracker's output on one sequence.
 
     Parameters
@@ -165,6 +165,8 @@ def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, fram
         frame with IoU at least this.
     revisits : list of Revisit, optional
         Returns to score (frame numbers as in ``gt``); found from ``gt`` by default.
+    matches : dict, optional
+        :func:`match_sequence` of ``gt`` and ``tracks`` at ``iou_threshold``, when already computed.
 
     Returns
     -------
@@ -178,7 +180,7 @@ def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, fram
     frames = sorted(set(int(f) for f in (frames if frames is not None else gt_frames)))
     if revisits is None:
         revisits = find_revisits(gt_frames, visible, min_gap=min_gap)
-    matches = match_sequence(gt, tracks, iou_threshold)
+    matches = match_sequence(gt, tracks, iou_threshold) if matches is None else matches
     # instance -> sorted list of (frame, track id) where an output stands for it
     sightings: Dict[int, List] = {}
     for frame in sorted(matches):
@@ -197,7 +199,7 @@ def revisit_accuracy(gt, tracks, min_gap=100, window=10, iou_threshold=0.5, fram
     return score
 
 
-def shared_ids(gt, tracks, iou_threshold=0.5, min_frames=5):
+def shared_ids(gt, tracks, iou_threshold=0.5, min_frames=5, matches=None):
     """IDs that stand for two or more objects: the tracker's failure at telling twins apart.
 
     Parameters
@@ -209,6 +211,8 @@ def shared_ids(gt, tracks, iou_threshold=0.5, min_frames=5):
     min_frames : int
         Frames an ID must stand for an instance for that instance to count (short overlaps at a
         switch are not a shared identity).
+    matches : dict, optional
+        :func:`match_sequence` of ``gt`` and ``tracks`` at ``iou_threshold``, when already computed.
 
     Returns
     -------
@@ -216,7 +220,9 @@ def shared_ids(gt, tracks, iou_threshold=0.5, min_frames=5):
         Output IDs that stand for at least two instances for ``min_frames`` frames each.
     """
     frames_per_pair: Dict[tuple, int] = {}
-    for matched in match_sequence(as_rows(gt), as_rows(tracks), iou_threshold).values():
+    if matches is None:
+        matches = match_sequence(as_rows(gt), as_rows(tracks), iou_threshold)
+    for matched in matches.values():
         for instance_id, track_id in matched.items():
             frames_per_pair[(track_id, instance_id)] = frames_per_pair.get((track_id, instance_id), 0) + 1
     instances: Dict[int, int] = {}
