@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.cli import ArgumentParser, fail, positive_int, setup_logging
+from reid.cli import REID_SPEC_HELP, ArgumentParser, fail, positive_int, setup_logging
 
 PROG = "python -m benchmarks.real_neighbours"
 THUMBNAIL = 160
@@ -225,7 +225,7 @@ def main(argv=None):
                         help="the boxes: {\"boxes\": [{\"image\": NAME, \"box\": [x, y, w, h], \"object\": LABEL}]}")
     parser.add_argument("--out", required=True, metavar="OUT.png", help="the figure (PNG)")
     parser.add_argument("--reid", default="default",
-                        help="re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint path, or variant:NAME (untrained)")
+                        help="re-ID model: " + REID_SPEC_HELP)
     parser.add_argument("--top", type=positive_int, default=4, help="neighbours drawn per query (default 4)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
@@ -248,9 +248,10 @@ def main(argv=None):
         features = embed_entries(embedder, entries, images)
     except (CheckpointError, WeightsError, OSError, ValueError, ImportError, RuntimeError) as error:
         fail(PROG, str(error))
+    kind = embedder.config.variant if hasattr(embedder, "config") else "ensemble"
     table = neighbour_table(features, [e["image"] for e in entries], [e["object"] for e in entries])
     print(f"{len(entries)} boxes in {len(images)} images, model {args.reid} "
-          f"({embedder.config.variant}, {embedder.dim}-d, box-only); neighbours from other images only")
+          f"({kind}, {embedder.dim}-d, box-only); neighbours from other images only")
     for i, row in enumerate(table):
         print(describe(i, entries, row))
     found = [row["same"] for row in table if row["same"]]

@@ -60,6 +60,7 @@ import numpy as np
 
 from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
 from reid.data.scannet import SceneError
+from reid.ensemble import combine_features, parse_ensemble
 from reid.evaluate import colour_histogram_features, evaluate
 from reid.fileio import atomic_write_json, atomic_write_text
 from reid.views import ViewSet, load_views, scene_folders
@@ -290,22 +291,6 @@ def deepsort_features(crops, embedder=None, chunk=256):
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
-def parse_ensemble(method):
-    """``"A+B"`` or ``"A+B:W"`` -> ``("A", "B", W)`` (W: A's share of the squared distance, default 0.5),
-    or None for a method that is not an ensemble."""
-    if "+" not in method:
-        return None
-    members, _, share = method.partition(":")
-    first, _, second = members.partition("+")
-    try:
-        weight = float(share) if share else 0.5
-    except ValueError:
-        weight = float("nan")
-    if not first or not second or "+" in second or not 0.0 < weight < 1.0:
-        raise ValueError(f"ensemble row '{method}': write A+B or A+B:W with 0 < W < 1 (A's share)")
-    return first, second, weight
-
-
 def method_features(method, cache, checkpoints, untrained=False, device=None, trunk_weights=None,
                     deepsort_size=224, precision=None, backend="torch", token_cache=None, memo=None):
     """(features, view set, notes, extra facts) of one row; raises :class:`Skip` when it cannot run.
@@ -323,7 +308,7 @@ def method_features(method, cache, checkpoints, untrained=False, device=None, tr
         parts = [method_features(name, cache, checkpoints, untrained=untrained, device=device,
                                  trunk_weights=trunk_weights, deepsort_size=deepsort_size, precision=precision,
                                  backend=backend, token_cache=token_cache, memo=memo) for name in (first, second)]
-        features = np.concatenate([parts[0][0] * np.sqrt(weight), parts[1][0] * np.sqrt(1.0 - weight)], axis=1)
+        features = combine_features(parts[0][0], parts[1][0], weight)
         notes = [f"ensemble: {weight:g} x {first} + {1 - weight:g} x {second} (squared distance)"]
         result = features, parts[0][1], notes + parts[0][2] + parts[1][2], {"dim": int(features.shape[1])}
     else:

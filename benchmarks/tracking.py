@@ -48,7 +48,8 @@ import numpy as np
 from tqdm import tqdm
 
 from reid.checkpoint import CheckpointError
-from reid.cli import ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int, setup_logging
+from reid.cli import (REID_SPEC_HELP, ArgumentParser, add_backend_argument, add_precision_argument, fail, positive_int,
+                      setup_logging)
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.data.visibility import min_visible_pixels
 from reid.embedder import Embedder
@@ -357,7 +358,7 @@ def embedder_note(embedder):
 def add_common_arguments(parser):
     """Options shared by the harnesses built on :func:`run_scene` (this one and robustness)."""
     parser.add_argument("--reid", default="default",
-                        help="our re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint path, or variant:NAME")
+                        help="our re-ID model: " + REID_SPEC_HELP)
     parser.add_argument("--frame-step", type=positive_int, default=1, help="use every n-th frame")
     parser.add_argument("--max-frames", type=positive_int, help="at most this many frames per scene")
     parser.add_argument("--min-gap", type=positive_int, default=100,

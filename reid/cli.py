@@ -45,6 +45,11 @@ def positive_int(text):
     return value
 
 
+REID_SPEC_HELP = ("a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint "
+                  "path, variant:NAME (untrained), or A+B:W, two of these as one (W: A's share of the squared "
+                  "distance, e.g. default+dinov2-concat-full:0.8)")
+"""What ``--reid`` reads (``reid.embedder.Embedder.from_spec``)."""
+
 PRECISIONS = ("float32", "float16", "bfloat16", "int8")
 """The embedder's inference precisions (``reid.embedder.PRECISIONS``; here without importing torch)."""
 

@@ -260,7 +260,12 @@ class Embedder:
         """By a command-line name: a shipped model's name (``default``, ``dinov2-concat``,
         ``dinov2-full``: :data:`SHIPPED_MODELS`), ``variant:NAME`` (a registered variant at its default
         config: untrained unless its trunk weights are available), or a checkpoint path. ``precision``
-        None keeps each constructor's default."""
+        None keeps each constructor's default. ``A+B:W`` gives a :class:`reid.ensemble.EnsembleEmbedder`
+        of two such specs (W: A's share of the squared distance)."""
+        if "+" in spec and not os.path.exists(spec):
+            from reid.ensemble import EnsembleEmbedder
+            return EnsembleEmbedder.from_spec(spec, device=device, batch_size=batch_size, precision=precision,
+                                              compile=compile, backend=backend)
         if spec in SHIPPED_MODELS:
             return cls.shipped(spec, device=device, batch_size=batch_size, precision=precision, compile=compile,
                                backend=backend)

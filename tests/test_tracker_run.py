@@ -193,3 +193,20 @@ def test_in_process_run_writes_tracks_gallery_and_summary(damaged_scene, tiny_ch
     assert set(rows[:, 1].astype(int).tolist()) <= set(gallery.ids.tolist())
     recorded = json.loads((out / "scene0000_00.summary.json").read_text())
     assert recorded["settings_changed"] == {"n_init": 2} and recorded["skipped_files"][0].endswith("5.jpg")
+
+
+@pytest.mark.slow  # two models per run
+def test_an_ensemble_model_tracks_and_guards_its_gallery(damaged_scene, tiny_checkpoint, tmp_path, capsys):
+    from tracker.gallery import GalleryModelError
+    from tracker.run import main
+    pair = f"{tiny_checkpoint}+{tiny_checkpoint}:0.6"
+    main(["scene0000_00", "--root", str(damaged_scene), "--out", str(tmp_path / "a"), "--reid", pair, "--quiet",
+          "--max-frames", "12", "--set", "n_init=2"])
+    gallery_file = tmp_path / "a" / "scene0000_00.gallery.npz"
+    gallery = LongTermGallery.load(gallery_file)
+    assert gallery.model.name == pair and len(gallery.ids) > 0
+    assert gallery.features(gallery.ids[0]).shape[1] == 32          # both members' 16-d features
+    with pytest.raises(SystemExit):                                  # another weight: another model
+        main(["scene0000_00", "--root", str(damaged_scene), "--out", str(tmp_path / "b"), "--quiet",
+              "--reid", f"{tiny_checkpoint}+{tiny_checkpoint}:0.5", "--gallery", str(gallery_file)])
+    assert "filled by the embedding model" in capsys.readouterr().err

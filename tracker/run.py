@@ -29,8 +29,8 @@ if __name__ == "__main__":
 
 from tqdm import tqdm
 
-from reid.cli import (ArgumentParser, add_backend_argument, add_precision_argument, add_threads_argument,
-                      configure_threads, fail, positive_int, setup_logging)
+from reid.cli import (REID_SPEC_HELP, ArgumentParser, add_backend_argument, add_precision_argument,
+                      add_threads_argument, configure_threads, fail, positive_int, setup_logging)
 from reid.data.scannet import SceneError, ScanNetScene, load_label_map
 from reid.checkpoint import CheckpointError
 from reid.embedder import Embedder
@@ -160,7 +160,7 @@ def main(argv=None):
     parser.add_argument("--maskrcnn-weights", help="local Mask R-CNN state dict (default: torch hub cache)")
     parser.add_argument("--out", default="out", help="output folder (default out/)")
     parser.add_argument("--reid", default="default",
-                        help="re-ID model: a shipped model ('default', 'dinov2-concat', 'dinov2-full', 'dinov2-concat-full'), a checkpoint path, or variant:NAME (untrained)")
+                        help="re-ID model: " + REID_SPEC_HELP)
     parser.add_argument("--gallery", help="a saved gallery to continue from (same room, later visit)")
     parser.add_argument("--rgb-only", action="store_true", help="ignore depth and pose")
     parser.add_argument("--video", action="store_true", help="also write an annotated mp4")
