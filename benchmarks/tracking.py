@@ -66,8 +66,7 @@ from tracker.tracker import TrackerConfig
 from .photometric import PhotometricChange
 from .room_sets import parse_room_sets
 from .tracking_metrics import (TrackEvalMissing, as_rows, gt_boxes, import_trackeval, match_sequence,
-                               revisit_accuracy, shared_ids,
-                               rows_from_boxes, trackeval_metrics)
+                               revisit_accuracy, rows_from_boxes, shared_ids, trackeval_metrics)
 from .tracking_peers import ROWS, USES_OUR_FEATURES, make_runner, parse_config_overrides, peer_missing
 
 log = logging.getLogger("benchmarks")

@@ -18,8 +18,8 @@ from reid.checkpoint import CheckpointNotFoundError, load_checkpoint, model_from
 from reid.cli import BACKENDS, ONNX_RUNTIME_PRECISIONS, PRECISIONS
 from reid.model import ReIDModel, create_model
 
-__all__ = ["Embedder", "DEFAULT_WEIGHTS", "SHIPPED_MODELS", "weights_sha256", "PRECISIONS", "BACKENDS", "check_precision",
-           "check_backend", "check_inference_settings", "cpu_has_native_bfloat16"]
+__all__ = ["Embedder", "DEFAULT_WEIGHTS", "SHIPPED_MODELS", "weights_sha256", "PRECISIONS", "BACKENDS",
+           "check_precision", "check_backend", "check_inference_settings", "cpu_has_native_bfloat16"]
 
 DEFAULT_WEIGHTS = "weights/default.pt"
 """Package-data path (inside ``reid``) of the shipped, trained checkpoint."""
@@ -32,8 +32,9 @@ SHIPPED_MODELS = {
 }
 """Shipped checkpoints by name (package-data paths inside ``reid``): ``default`` (the early-fusion
 ViT-Ti/16 trained here, everything in the file) and the paper's ``concat`` and ``full`` heads, and
-``concat-full`` (foreground, background and full crop), over a frozen DINOv2 ViT-S/14 (the heads only: they load their trunk from the file ``python -m
-reid.trunk_import`` writes, found by its sha256; see :func:`reid.checkpoint.find_trunk_file`)."""
+``concat-full`` (foreground, background and full crop), over a frozen DINOv2 ViT-S/14 (the heads
+only: they load their trunk from the file ``python -m reid.trunk_import`` writes, found by its
+sha256; see :func:`reid.checkpoint.find_trunk_file`)."""
 
 Device = Union[str, torch.device, None]
 
@@ -258,7 +259,7 @@ class Embedder:
     def from_spec(cls, spec: str, device: Device = None, batch_size: int = 64,
                   precision: Optional[str] = None, compile: bool = False, backend: str = "torch") -> "Embedder":
         """By a command-line name: a shipped model's name (``default``, ``dinov2-concat``,
-        ``dinov2-full``: :data:`SHIPPED_MODELS`), ``variant:NAME`` (a registered variant at its default
+        ``dinov2-full``, ``dinov2-concat-full``: :data:`SHIPPED_MODELS`), ``variant:NAME`` (a registered variant at its default
         config: untrained unless its trunk weights are available), or a checkpoint path. ``precision``
         None keeps each constructor's default. ``A+B:W`` gives a :class:`reid.ensemble.EnsembleEmbedder`
         of two such specs (W: A's share of the squared distance)."""

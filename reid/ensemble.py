@@ -74,7 +74,6 @@ class EnsembleEmbedder:
         self.weights_sha256 = digest.hexdigest()
         self.device, self.precision, self.backend = first.device, first.precision, first.backend
         self.compiled = first.compiled
-        self.metadata = {"ensemble": {"weight": self.weight, "members": [first.name, second.name]}}
 
     @classmethod
     def from_spec(cls, spec: str, **kwargs) -> "EnsembleEmbedder":
