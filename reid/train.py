@@ -28,6 +28,7 @@ from .data.scannet import SceneError
 from .dataset import TripletBatchSampler
 from .losses import MINING_STRATEGIES, triplet_loss
 from .token_cache import TokenCacheError, load_or_compute_fixed_tokens
+from .crops import DEFAULT_MARGIN
 from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
@@ -164,6 +165,9 @@ def main(argv=None):
     parser.add_argument("--trunk", default="vit_tiny_patch16_224", help="timm ViT name")
     parser.add_argument("--img-size", type=positive_int, default=112)
     parser.add_argument("--embed-dim", type=positive_int, default=128)
+    parser.add_argument("--crop-margin", type=float, metavar="PX",
+                        help=f"pixels added on each side of a box before cropping (default {DEFAULT_MARGIN}, the "
+                             "paper's; a resumed or fine-tuned model keeps its own)")
     parser.add_argument("--pretrained", action="store_true", help="trunk weights from the local hub cache")
     parser.add_argument("--trunk-weights", help="trunk weights from a local file")
     parser.add_argument("--freeze-trunk", action="store_true",
@@ -184,6 +188,8 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
     args = parser.parse_args(argv)
+    if args.crop_margin is not None and not (args.crop_margin >= 0 and math.isfinite(args.crop_margin)):
+        parser.error(f"--crop-margin must be a finite number >= 0, got {args.crop_margin}")
     if args.unfreeze_blocks and not args.freeze_trunk:
         parser.error("--unfreeze-blocks needs --freeze-trunk")
     if args.freeze_trunk and args.photometric_augment:
@@ -227,7 +233,11 @@ def train(args):
         config = ReIDConfig(variant=args.variant or "concat", trunk=args.trunk, img_size=args.img_size,
                             embed_dim=args.embed_dim, pretrained=args.pretrained, trunk_weights=args.trunk_weights,
                             trunk_kwargs=json.loads(args.trunk_kwargs), freeze_trunk=args.freeze_trunk,
-                            unfrozen_blocks=args.unfreeze_blocks)
+                            unfrozen_blocks=args.unfreeze_blocks,
+                            crop_margin=DEFAULT_MARGIN if args.crop_margin is None else args.crop_margin)
+    if args.crop_margin is not None and args.crop_margin != config.crop_margin:
+        raise ValueError(f"--crop-margin {args.crop_margin:g} differs from the model's ({config.crop_margin:g} px), "
+                         f"which a resumed or fine-tuned model keeps")
     model = create_model(config, load_trunk_weights=checkpoint is None and initial is None)
     for source in (checkpoint, initial):
         if source is not None:

@@ -236,3 +236,39 @@ def test_evaluate_cli_runs_a_model_in_int8_with_onnxruntime(tiny_scene, tiny_che
     result = run_module("reid.evaluate", *common, "--precision", "int8")   # torch cannot run int8
     assert result.returncode == 2 and "backend onnxruntime only" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_crop_margin_is_trained_with_kept_in_the_checkpoint_and_used_by_the_embedder(tiny_scene, tmp_path):
+    from reid.crops import make_crops
+    from reid.embedder import Embedder
+    from reid.data.scannet import ScanNetScene
+    out = tmp_path / "wide.pt"
+    result = subprocess.run(train_command(tiny_scene, out, "--epochs", "1", "--crop-margin", "25"),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert load_checkpoint(out).config.crop_margin == 25
+    embedder = Embedder.from_checkpoint(out)
+    scene = ScanNetScene(scene_folders([tiny_scene])[0])
+    frame = scene.read_frame(0, depth=False, pose=False, masks=True)
+    ids = [i for i in np.unique(frame.instance) if i][:3]
+    masks = np.stack([frame.instance == i for i in ids])
+    boxes = []
+    for mask in masks:
+        ys, xs = np.nonzero(mask)
+        boxes.append([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1])
+    model = embedder.model
+    wide = make_crops(frame.rgb, np.array(boxes, float), masks, size=model.img_size, kinds=model.crop_kinds,
+                      fill=model.crop_fill, margin=25)
+    narrow = make_crops(frame.rgb, np.array(boxes, float), masks, size=model.img_size, kinds=model.crop_kinds,
+                        fill=model.crop_fill, margin=10)
+    features = embedder.embed(frame.rgb, boxes, masks)
+    assert np.allclose(features, embedder.embed_crops(wide), atol=1e-5)
+    assert not np.allclose(features, embedder.embed_crops(narrow), atol=1e-3)
+    # a fine-tune keeps the model's margin: another one is refused in one line
+    result = subprocess.run(train_command(tiny_scene, tmp_path / "tuned.pt", "--init-from", str(out), "--epochs", "1",
+                                          "--crop-margin", "10"), capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "--crop-margin 10" in result.stderr
+    result = subprocess.run(train_command(tiny_scene, tmp_path / "bad.pt", "--crop-margin", "-1"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "--crop-margin must be" in result.stderr
