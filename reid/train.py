@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .cli import ArgumentParser, fail, positive_int, setup_logging
 from .data.scannet import SceneError
 from .dataset import TripletBatchSampler
@@ -238,11 +238,9 @@ def train(args):
     if args.crop_margin is not None and args.crop_margin != config.crop_margin:
         raise ValueError(f"--crop-margin {args.crop_margin:g} differs from the model's ({config.crop_margin:g} px), "
                          f"which a resumed or fine-tuned model keeps")
-    model = create_model(config, load_trunk_weights=checkpoint is None and initial is None)
-    for source in (checkpoint, initial):
-        if source is not None:
-            model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                   for k, v in source.state_dict.items()})
+    source = checkpoint or initial
+    # a frozen-trunk checkpoint holds the head only: its trunk comes from the file it references
+    model = create_model(config) if source is None else model_from_checkpoint(source, device="cpu").train()
     model.to(device)
 
     folders = scene_folders(args.data, args.scenes)

@@ -153,3 +153,31 @@ def test_a_frozen_trunk_checkpoint_references_its_trunk_file_instead_of_copying_
     torch.save({"other": torch.zeros(1)}, tmp_path / "ship" / "trunk-half.pt")   # same name, other contents
     with pytest.raises(CheckpointError, match="has another sha256"):
         model_from_checkpoint(half)
+
+
+@pytest.mark.slow
+def test_a_head_that_references_its_trunk_file_resumes_and_fine_tunes(tiny_scene, tmp_path):
+    trunk_file = tmp_path / "tiny-trunk.pt"
+    torch.save(tiny("full").trunk.state_dict(), trunk_file)
+    command = [sys.executable, "-m", "reid.train", "--data", str(tiny_scene), "--instances-per-batch", "6",
+               "--views-per-instance", "3", "--frame-step", "2", "--quiet", "--seed", "1"]
+    new = ["--variant", "concat-full", "--trunk-kwargs", '{"depth": 3, "embed_dim": 32, "num_heads": 2}',
+           "--img-size", "32", "--embed-dim", "16", "--freeze-trunk", "--trunk-weights", str(trunk_file),
+           "--token-cache", str(tmp_path / "tokens")]
+    head = tmp_path / "head.pt"
+    first = subprocess.run(command + new + ["--epochs", "1", "--out", str(head)], capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert load_checkpoint(head).trunk_reference is not None          # the head alone, no frozen trunk weights
+    resumed = subprocess.run(command + new + ["--epochs", "2", "--resume", "--out", str(head)], capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [h["epoch"] for h in load_checkpoint(head).metadata["history"]] == [1, 2]
+    tuned = tmp_path / "tuned.pt"
+    fine = subprocess.run(command + ["--init-from", str(head), "--epochs", "1", "--lr", "0", "--mining", "batch-hard",
+                                     "--token-cache", str(tmp_path / "tokens"), "--out", str(tuned)],
+                          capture_output=True, text=True, timeout=300)
+    assert fine.returncode == 0, fine.stderr
+    before, after = load_checkpoint(head), load_checkpoint(tuned)
+    assert after.trunk_reference == before.trunk_reference
+    assert all(torch.equal(after.state_dict[k], v) for k, v in before.state_dict.items())   # lr 0: unchanged
