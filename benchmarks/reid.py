@@ -421,7 +421,7 @@ def summary_row(method, summary, view_set, notes, extra, seconds, folds):
     row["instances"] = int(view_set.identities().max() + 1) if len(view_set) else 0
     row["folds"] = folds
     row["seconds"] = round(seconds, 3)
-    row["per_class"] = {name: {k: _clean(v) if k != "queries" else v for k, v in values.items()}
+    row["per_class"] = {name: {k: v if k.startswith("queries") else _clean(v) for k, v in values.items()}
                         for name, values in summary.get("per_class", {}).items()}
     row.update(extra)
     if not row["queries"]:
@@ -538,6 +538,26 @@ def room_set_lines(rows):
     return lines
 
 
+def twins_by_class_lines(rows):
+    """Markdown table of twins rank-1 per class of twins (queries in brackets), per room set and method."""
+    classes = list(dict.fromkeys(name for row in rows for name, values in (row.get("per_class") or {}).items()
+                                 if values.get("queries_twins")))
+    if not classes:
+        return []
+    lines = ["", "## Twins by class", "",
+             "Twins rank-1 of the queries of each class of identical instances (twin queries in brackets): which "
+             "objects the twins figure is made of differs between room sets.", "",
+             "| rooms | method | " + " | ".join(classes) + " |", "|---" * (2 + len(classes)) + "|"]
+    for row in rows:
+        per_class = row.get("per_class") or {}
+        if row["status"] != "ok" or not any(per_class.get(name, {}).get("queries_twins") for name in classes):
+            continue
+        cells = [f"{_num(per_class[name]['rank1_twins'])} ({per_class[name]['queries_twins']})"
+                 if per_class.get(name, {}).get("queries_twins") else "-" for name in classes]
+        lines.append(f"| {row.get('rooms') or '-'} | {row['method']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _markdown_rows(rows):
     lines = ["| method | status | rank-1 | rank-5 | rank-10 | rank-20 | rank-50 | mAP | twins rank-1 | queries "
              "| notes |",
@@ -563,6 +583,7 @@ def markdown(rows, context):
             lines += [f"## Rooms `{label}`: {context.get('room_sets', {}).get(label, '')}", ""]
         lines += _markdown_rows([row for row in rows if row.get("rooms") == label]) + [""]
     lines += room_set_lines(rows)
+    lines += twins_by_class_lines(rows)
     lines += ["", "## The paper's figures (ScanNet, their Tables 2-4)", ""] + paper_table_lines()
     lines += seed_lines(seed_summary(rows))
     lines += ["", f"Machine: {context['machine']}", ""]

@@ -256,6 +256,7 @@ def reid_tables(rows):
         lines += ([f"### Rooms `{label}`", ""] if label is not None else [])
         lines += reid._markdown_rows([row for row in rows if row.get("rooms") == label]) + [""]
     lines += demoted(reid.room_set_lines(rows))
+    lines += demoted(reid.twins_by_class_lines(rows))
     lines += ["", "### The paper's figures (real ScanNet, their Tables 2-4)", ""] + reid.paper_table_lines()
     return lines + demoted(reid.seed_lines(reid.seed_summary(rows)))
 

@@ -73,7 +73,10 @@ def evaluate(features, view_set, folds=3, seed=0, ranks=DEFAULT_RANKS):
     for label in sorted(set(labels.tolist())):
         r = evaluate_features(features, view_set, ranks, labels == label)
         if r["queries"]:
-            summary["per_class"][class_name(label)] = {"rank1": r["rank1"], "mAP": r["mAP"], "queries": r["queries"]}
+            entry = {"rank1": r["rank1"], "mAP": r["mAP"], "queries": r["queries"]}
+            if r["queries_twins"]:
+                entry.update(rank1_twins=r["rank1_twins"], queries_twins=r["queries_twins"])
+            summary["per_class"][class_name(label)] = entry
     return summary
 
 

@@ -329,6 +329,9 @@ def test_room_sets_are_scored_apart_and_side_by_side(scene_root, tmp_path):
     assert "## Room sets side by side" in markdown and "## Rooms `unseen-style`" in markdown
     change = rows[1]["rank1_twins"] - rows[0]["rank1_twins"]
     assert f"| colour-histogram | {rows[0]['rank1']:.3f}" in markdown and f"{change:+.3f} |" in markdown
+    twin_classes = {name for r in rows for name, c in r["per_class"].items() if c.get("queries_twins")}
+    assert twin_classes and "## Twins by class" in markdown
+    assert all(name in markdown.split("## Twins by class")[1] for name in twin_classes)
     bad = run("--data", "=nowhere", "--out", str(tmp_path / "bad"), "--methods", "colour-histogram")
     assert bad.returncode == 2 and "expected ROOT or LABEL=ROOT" in bad.stderr
 

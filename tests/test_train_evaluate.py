@@ -97,6 +97,13 @@ def test_evaluation_of_oracle_and_histogram_features(tiny_scene):
     per_class = np.eye(labels.max() + 1, dtype=np.float32)[labels]
     blind = evaluate_features(per_class, view_set)
     assert blind["rank1_twins"] < 1.0
+    # twins by class: every twin query counted once, under its own class, and oracle-perfect there
+    twin_classes = {name: c for name, c in summary["per_class"].items() if "queries_twins" in c}
+    assert twin_classes and all(c["rank1_twins"] == 1.0 for c in twin_classes.values())
+    assert sum(c["queries_twins"] for c in twin_classes.values()) == evaluate_features(oracle, view_set)["queries_twins"]
+    by_class = evaluate(per_class, view_set, folds=3)["per_class"]
+    weighted = sum(c["rank1_twins"] * c["queries_twins"] for c in by_class.values() if "queries_twins" in c)
+    assert weighted / blind["queries_twins"] == pytest.approx(blind["rank1_twins"])
     histogram = colour_histogram_features(view_set.crops["full"])
     assert histogram.shape == (len(view_set), 256)
     np.testing.assert_allclose(np.linalg.norm(histogram, axis=1), 1.0, rtol=1e-5)
