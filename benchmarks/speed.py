@@ -12,7 +12,8 @@
     faiss cells are added only when faiss imports.
 (b) **Embedder throughput** (objects/s and stream images/s) against batch size, for the shipped
     model (``Embedder.default()``) or, when it is not installed, the untrained ``concat`` variant at
-    the default config (ViT-Ti/16 at 112 px): model time on ready-made crops (``embed_crops``).
+    the default config (ViT-Ti/16 at 112 px): model time on ready-made crops (``embed_crops``). An
+    ensemble (``--model A+B:W``) is timed as one: each run embeds the objects with both members.
     ``--precision float32 bfloat16`` times both precisions alternately, run for run, with their
     ratio and the smallest cosine between their features.
 (c) **End to end**: frames/s of ``tracker.run``'s loop (read frame, ground-truth detector, embed,
@@ -55,6 +56,7 @@ import numpy as np
 from reid.cli import (ONNX_RUNTIME_PRECISIONS, ArgumentParser, add_backend_argument, add_precision_argument,
                       available_cpus, fail, positive_int, setup_logging)
 from reid.data.scannet import SceneError
+from reid.ensemble import EnsembleEmbedder, combine_features, parse_ensemble
 from reid.fileio import atomic_write_json, atomic_write_text
 
 from .provenance import run_facts
@@ -326,6 +328,8 @@ def load_embedder(spec, device=None, variant="concat"):
             embedder = Embedder.from_variant(variant, device=device)
             return embedder, f"variant {variant} (untrained, default config)", \
                 "the shipped default model is missing: timing an untrained model of the same architecture"
+    if parse_ensemble(spec) is not None and not Path(spec).exists():
+        return EnsembleEmbedder.from_spec(spec, device=device), f"ensemble {spec}", None
     if spec.startswith("variant:"):
         name = spec.split(":", 1)[1]
         return Embedder.from_variant(name, device=device), f"variant {name} (untrained, default config)", None
@@ -337,6 +341,9 @@ def with_precision(embedder, precision, compile=None, backend=None):
     converted, i.e. float16), compiled or not, on another backend (None: as ``embedder``). Raises
     ValueError where the device cannot run that precision or backend."""
     from reid.embedder import Embedder
+    if isinstance(embedder, EnsembleEmbedder):
+        return EnsembleEmbedder(*(with_precision(m, precision, compile, backend) for m in embedder.members),
+                                embedder.weight)
     compile = embedder.compiled if compile is None else compile
     backend = embedder.backend if backend is None else backend
     if precision == embedder.precision and compile == embedder.compiled and backend == embedder.backend:
@@ -344,6 +351,23 @@ def with_precision(embedder, precision, compile=None, backend=None):
     model = copy.deepcopy(embedder.model) if "float16" in (precision, embedder.precision) else embedder.model
     return Embedder(model.float(), device=embedder.device, batch_size=embedder.batch_size, precision=precision,
                     metadata=embedder.metadata, compile=compile, backend=backend)
+
+
+def members(embedder):
+    """The embedders that make up ``embedder``: its two members for an ensemble, else itself."""
+    return getattr(embedder, "members", (embedder,))
+
+
+def random_crops(embedder, batch, rng):
+    """One dict of random uint8 crops per member, of that member's kinds and size."""
+    return [{k: rng.integers(0, 256, (batch, m.config.img_size, m.config.img_size, 3), dtype=np.uint8)
+             for k in m.crop_kinds} for m in members(embedder)]
+
+
+def embed_random_crops(embedder, crops):
+    """Features of :func:`random_crops`' crops: each member's, combined for an ensemble."""
+    features = [m.embed_crops(c) for m, c in zip(members(embedder), crops)]
+    return features[0] if len(features) == 1 else combine_features(*features, embedder.weight)
 
 
 def embedder_mode(row):
@@ -367,8 +391,7 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     the smallest cosine between its features and the first row's. Compiled rows are warmed up
     (compiled) before timing.
     """
-    config = embedder.config
-    kinds = embedder.crop_kinds
+    images_per_object = sum(len(m.crop_kinds) for m in members(embedder))
     precisions = list(precisions or [embedder.precision])
     backends = list(backends or [embedder.backend])
     modes = []
@@ -383,16 +406,17 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     rng = np.random.default_rng(0)
     rows = []
     for batch in batch_sizes:
-        crops = {k: rng.integers(0, 256, (batch, config.img_size, config.img_size, 3), dtype=np.uint8) for k in kinds}
+        crops = random_crops(embedder, batch, rng)
         calls = max(1, math.ceil(min_objects / batch))
         first_features = None
         rates = [[] for _ in embedders]
         cosines = []
         for index, each in enumerate(embedders):
-            each.batch_size = batch
-            features = each.embed_crops(crops)  # warm-up
+            for member in members(each):
+                member.batch_size = batch
+            features = embed_random_crops(each, crops)  # warm-up
             if each.compiled:
-                features = each.embed_crops(crops)  # a dynamic-shape recompile may follow the first call
+                features = embed_random_crops(each, crops)  # a dynamic-shape recompile may follow the first call
             assert features.shape == (batch, each.dim)
             if first_features is None:
                 first_features = features
@@ -401,16 +425,17 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
             for index, each in enumerate(embedders):
                 started = time.perf_counter()
                 for _ in range(calls):
-                    each.embed_crops(crops)
-                _sync(each)
+                    embed_random_crops(each, crops)
+                for member in members(each):
+                    _sync(member)
                 rates[index].append(calls * batch / (time.perf_counter() - started))
         for index, (precision, is_compiled, backend) in enumerate(modes):
             objects_per_s = _median(rates[index])
             row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "backend": backend,
                    "objects_per_s": objects_per_s,
-                   "images_per_s": objects_per_s * len(kinds), "ms_per_batch": 1000.0 * batch / objects_per_s,
+                   "images_per_s": objects_per_s * images_per_object, "ms_per_batch": 1000.0 * batch / objects_per_s,
                    "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
-            line = f"  batch {batch:>3} {embedder_mode(row):>19}: {objects_per_s:8.1f} objects/s ({objects_per_s * len(kinds):8.1f} images/s)"
+            line = f"  batch {batch:>3} {embedder_mode(row):>19}: {objects_per_s:8.1f} objects/s ({objects_per_s * images_per_object:8.1f} images/s)"
             if index:
                 row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
                 row["min_cosine_to_first"] = cosines[index]
@@ -884,7 +909,8 @@ def main(argv=None):
     parser.add_argument("--min-objects", type=positive_int, help="objects embedded per timed run (default 64)")
     parser.add_argument("--model", default="default",
                         help="embedder: 'default' (falls back to the untrained concat variant when the shipped "
-                             "model is missing), a checkpoint path, or variant:NAME")
+                             "model is missing), a checkpoint path, variant:NAME, or an ensemble A+B:W of two "
+                             "of these (timed as one)")
     parser.add_argument("--scene", help="scene for the end-to-end run (with --root); skipped without")
     parser.add_argument("--root", help="dataset root of --scene")
     parser.add_argument("--max-frames", type=positive_int, help="frames of the end-to-end run (default 30)")
@@ -966,16 +992,20 @@ def main(argv=None):
             echo(f"(b) embedder throughput: {description} ...")
             rows = bench_embedder(embedder, args.batch_sizes, args.repeats, args.min_objects, echo,
                                   precisions=args.precision, compiled=args.compile, backends=args.backend)
-            config = embedder.config
+            configs = [m.config for m in members(embedder)]
             result["embedder"] = {
-                "model": description, "variant": config.variant, "trunk": config.trunk, "img_size": config.img_size,
-                "dim": embedder.dim, "images_per_object": len(embedder.crop_kinds), "device": str(embedder.device),
+                "model": description, "variant": "+".join(c.variant for c in configs),
+                "trunk": "+".join(c.trunk for c in configs), "img_size": "+".join(str(c.img_size) for c in configs),
+                "dim": embedder.dim, "images_per_object": sum(len(m.crop_kinds) for m in members(embedder)),
+                "device": str(embedder.device),
                 "rows": rows,
                 "notes": [n for n in (note, "model time on ready-made uint8 crops (Embedder.embed_crops); each "
                                             "object counts its stream images (foreground + background for concat)")
                           if n]}
         if "training" in args.skip:
             result["training"] = {"skipped": "--skip training"}
+        elif isinstance(embedder, EnsembleEmbedder):
+            result["training"] = {"skipped": "an ensemble is not trained: time its members with --model"}
         else:
             echo(f"(d) training throughput: {description} ...")
             result["training"] = bench_training(embedder, *args.train_batch, args.train_steps, args.repeats, echo)

@@ -292,3 +292,46 @@ def test_cli_records_the_backend_and_times_int8(tiny_checkpoint, tmp_path):
     assert report["settings"]["backend"] == ["onnxruntime"] and report["settings"]["precision"] == ["int8"]
     assert [speed.embedder_mode(r) for r in report["embedder"]["rows"]] == ["int8 onnxruntime"]
     assert positive(report["embedder"]["rows"][0]["objects_per_s"])
+
+
+def test_an_ensemble_is_timed_as_one_with_both_members_crops(monkeypatch):
+    import torch
+    import reid.embedder
+    from reid.embedder import Embedder
+    from reid.ensemble import EnsembleEmbedder, combine_features
+    monkeypatch.setattr(reid.embedder, "cpu_has_native_bfloat16", lambda: True)  # the rows' contract, not speed
+    torch.manual_seed(1)
+    wide = Embedder.from_variant("full", device="cpu", img_size=48, embed_dim=8,
+                                 trunk_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+    pair = EnsembleEmbedder(tiny_embedder(), wide, 0.7)
+    rng = np.random.default_rng(0)
+    crops = speed.random_crops(pair, 3, rng)
+    assert [sorted(c) for c in crops] == [["background", "foreground"], ["full"]]
+    assert crops[0]["foreground"].shape == (3, 32, 32, 3) and crops[1]["full"].shape == (3, 48, 48, 3)
+    features = speed.embed_random_crops(pair, crops)
+    expected = combine_features(pair.members[0].embed_crops(crops[0]), wide.embed_crops(crops[1]), 0.7)
+    np.testing.assert_allclose(features, expected, atol=1e-6)
+    rows = speed.bench_embedder(pair, [1, 3], repeats=2, min_objects=3, echo=lambda line: None)
+    assert [r["batch_size"] for r in rows] == [1, 3]
+    for row in rows:
+        assert positive(row["objects_per_s"]) and row["images_per_s"] == pytest.approx(3 * row["objects_per_s"])
+    assert all(m.batch_size == 3 for m in pair.members)
+    half = speed.with_precision(pair, "bfloat16")
+    assert isinstance(half, EnsembleEmbedder) and half.weight == 0.7
+    assert [m.precision for m in half.members] == ["bfloat16", "bfloat16"] and pair.precision == "float32"
+
+
+@pytest.mark.slow
+def test_cli_times_an_ensemble_end_to_end(tiny_checkpoint, scene_root, tmp_path):
+    out = tmp_path / "out"
+    result = run("--out", str(out), "--quick", "--skip", "tracker", "--model", f"{tiny_checkpoint}+{tiny_checkpoint}:0.5",
+                 "--batch-sizes", "2", "--min-objects", "2", "--repeats", "1", "--scene", "scene0000_00",
+                 "--root", str(scene_root), "--max-frames", "4")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "speed.json").read_text())
+    single = speed.load_embedder(str(tiny_checkpoint))[0]
+    assert report["embedder"]["model"].startswith("ensemble ")
+    assert report["embedder"]["images_per_object"] == 2 * len(single.crop_kinds)
+    assert report["embedder"]["dim"] == 2 * single.dim
+    assert "ensemble is not trained" in report["training"]["skipped"]
+    assert report["end_to_end"]["frames"] == 4 and positive(report["end_to_end"]["frames_per_second"])
