@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .cli import ArgumentParser, fail, positive_int, setup_logging
+from .crops import DEFAULT_MARGIN
 from .data.scannet import SceneError
 from .dataset import TripletBatchSampler
 from .losses import MINING_STRATEGIES, triplet_loss
 from .token_cache import TokenCacheError, load_or_compute_fixed_tokens
-from .crops import DEFAULT_MARGIN
 from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
