@@ -549,11 +549,10 @@ def twins_by_class_lines(rows):
              "objects the twins figure is made of differs between room sets.", "",
              "| rooms | method | " + " | ".join(classes) + " |", "|---" * (2 + len(classes)) + "|"]
     for row in rows:
-        per_class = row.get("per_class") or {}
-        if row["status"] != "ok" or not any(per_class.get(name, {}).get("queries_twins") for name in classes):
+        entries = [(row.get("per_class") or {}).get(name, {}) for name in classes]
+        if row["status"] != "ok" or not any(e.get("queries_twins") for e in entries):
             continue
-        cells = [f"{_num(per_class[name]['rank1_twins'])} ({per_class[name]['queries_twins']})"
-                 if per_class.get(name, {}).get("queries_twins") else "-" for name in classes]
+        cells = [f"{_num(e['rank1_twins'])} ({e['queries_twins']})" if e.get("queries_twins") else "-" for e in entries]
         lines.append(f"| {row.get('rooms') or '-'} | {row['method']} | " + " | ".join(cells) + " |")
     return lines
 

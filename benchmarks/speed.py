@@ -358,6 +358,11 @@ def members(embedder):
     return getattr(embedder, "members", (embedder,))
 
 
+def images_per_object(embedder):
+    """Stream images one object costs ``embedder``: its crop kinds, summed over an ensemble's members."""
+    return sum(len(m.crop_kinds) for m in members(embedder))
+
+
 def random_crops(embedder, batch, rng):
     """One dict of random uint8 crops per member, of that member's kinds and size."""
     return [{k: rng.integers(0, 256, (batch, m.config.img_size, m.config.img_size, 3), dtype=np.uint8)
@@ -391,7 +396,7 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
     the smallest cosine between its features and the first row's. Compiled rows are warmed up
     (compiled) before timing.
     """
-    images_per_object = sum(len(m.crop_kinds) for m in members(embedder))
+    images = images_per_object(embedder)
     precisions = list(precisions or [embedder.precision])
     backends = list(backends or [embedder.backend])
     modes = []
@@ -433,9 +438,9 @@ def bench_embedder(embedder, batch_sizes, repeats, min_objects, echo=print, prec
             objects_per_s = _median(rates[index])
             row = {"batch_size": batch, "precision": precision, "compiled": is_compiled, "backend": backend,
                    "objects_per_s": objects_per_s,
-                   "images_per_s": objects_per_s * images_per_object, "ms_per_batch": 1000.0 * batch / objects_per_s,
+                   "images_per_s": objects_per_s * images, "ms_per_batch": 1000.0 * batch / objects_per_s,
                    "objects_per_s_runs": rates[index], "objects_per_run": calls * batch}
-            line = f"  batch {batch:>3} {embedder_mode(row):>19}: {objects_per_s:8.1f} objects/s ({objects_per_s * images_per_object:8.1f} images/s)"
+            line = f"  batch {batch:>3} {embedder_mode(row):>19}: {objects_per_s:8.1f} objects/s ({objects_per_s * images:8.1f} images/s)"
             if index:
                 row["ratio_to_first"] = _median([a / b for a, b in zip(rates[index], rates[0])])
                 row["min_cosine_to_first"] = cosines[index]
@@ -996,7 +1001,7 @@ def main(argv=None):
             result["embedder"] = {
                 "model": description, "variant": "+".join(c.variant for c in configs),
                 "trunk": "+".join(c.trunk for c in configs), "img_size": "+".join(str(c.img_size) for c in configs),
-                "dim": embedder.dim, "images_per_object": sum(len(m.crop_kinds) for m in members(embedder)),
+                "dim": embedder.dim, "images_per_object": images_per_object(embedder),
                 "device": str(embedder.device),
                 "rows": rows,
                 "notes": [n for n in (note, "model time on ready-made uint8 crops (Embedder.embed_crops); each "

@@ -247,7 +247,7 @@ def test_evaluate_cli_runs_a_model_in_int8_with_onnxruntime(tiny_scene, tiny_che
 
 @pytest.mark.slow
 def test_crop_margin_is_trained_with_kept_in_the_checkpoint_and_used_by_the_embedder(tiny_scene, tmp_path):
-    from reid.crops import make_crops
+    from reid.crops import box_from_mask, make_crops
     from reid.embedder import Embedder
     from reid.data.scannet import ScanNetScene
     out = tmp_path / "wide.pt"
@@ -260,10 +260,7 @@ def test_crop_margin_is_trained_with_kept_in_the_checkpoint_and_used_by_the_embe
     frame = scene.read_frame(0, depth=False, pose=False, masks=True)
     ids = [i for i in np.unique(frame.instance) if i][:3]
     masks = np.stack([frame.instance == i for i in ids])
-    boxes = []
-    for mask in masks:
-        ys, xs = np.nonzero(mask)
-        boxes.append([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1])
+    boxes = [box_from_mask(mask) for mask in masks]
     model = embedder.model
     wide = make_crops(frame.rgb, np.array(boxes, float), masks, size=model.img_size, kinds=model.crop_kinds,
                       fill=model.crop_fill, margin=25)
