@@ -1,11 +1,14 @@
 """A small static object in a fast pan: it moves farther than its own width between frames.
 
 Its boxes never overlap from one frame to the next, so deepSORT's IoU stage cannot confirm a new
-track; its world position (depth + pose) does not move, and that is what confirms it.
+track; its world position (depth + pose) does not move, and that is what confirms it. Without depth,
+larger objects in the same view show how far the image moved, and the IoU stage moves the new track
+by as much.
 """
 import numpy as np
 
 from tracker import Detection, Tracker, TrackerConfig
+from tracker.matching import image_motion
 
 MUG = 40          # NYU40 "otherprop": a 10 x 9 px object
 STEP = 12         # pixels per frame, more than the box width
@@ -47,7 +50,8 @@ def test_small_object_in_a_fast_pan_is_confirmed_by_its_world_position():
 
 
 def test_without_the_world_cue_or_with_it_disabled_the_object_is_never_reported():
-    # deepSORT's behaviour: every frame starts a new tentative track that dies at the next frame
+    # deepSORT's behaviour: every frame starts a new tentative track that dies at the next frame (alone
+    # in the view, nothing shows how far the image moved)
     for config, with_world in ((TrackerConfig(), False), (TrackerConfig(tentative_world_matching=False), True)):
         reported, tracker = run(config, with_world)
         assert all(ids == [] for ids in reported)
@@ -62,3 +66,51 @@ def test_a_different_object_elsewhere_in_the_world_does_not_take_the_tentative_t
     tracker.update([second])
     ids = {t.track_id for t in tracker.tracks}
     assert len(ids) == 1 and next(iter(ids)) != 1    # the first track died; a new one started
+
+
+def pan_with_larger_objects(frames=12, seed=0):
+    """Each frame: the small object of :func:`pan_frames` (no world position) and two 80 x 60 px
+    objects panning with it, whose boxes overlap from frame to frame."""
+    rng = np.random.default_rng(seed + 1)
+    large = [rng.standard_normal(32) for _ in range(2)]
+    for index, small in enumerate(pan_frames(frames, seed=seed)):
+        small.world_position = None
+        detections = [small]
+        for k, feature in enumerate(large):
+            box = [200.0 - STEP * index + 90 * k, 120.0, 80.0, 60.0]
+            detections.append(Detection(box, 0.9, 5, feature=feature / np.linalg.norm(feature)))
+        yield detections
+
+
+def small_object_ids(config):
+    tracker = Tracker(config)
+    return [[t.track_id for t in tracker.update(detections) if t.last_detection.tlwh[2] == 10.0]
+            for detections in pan_with_larger_objects()]
+
+
+def test_without_depth_the_larger_objects_image_motion_confirms_the_small_one():
+    reported = small_object_ids(TrackerConfig())
+    # the larger objects are confirmed at frame 2 by IoU; from frame 3 their motion moves the small
+    # object's new track onto its next box, which confirms it at frame 4
+    assert all(ids == [] for ids in reported[:4])
+    assert all(len(ids) == 1 for ids in reported[4:])
+    assert len({ids[0] for ids in reported[4:]}) == 1
+
+
+def test_without_image_motion_compensation_the_small_object_is_never_reported():
+    assert all(ids == [] for ids in small_object_ids(TrackerConfig(compensate_image_motion=False)))
+
+
+def test_image_motion_is_the_median_displacement_of_tracks_seen_in_the_previous_frame():
+    tracker = Tracker(TrackerConfig(n_init=1))
+    boxes = [[10.0, 10.0, 20.0, 20.0], [100.0, 10.0, 20.0, 20.0], [200.0, 10.0, 20.0, 20.0]]
+    tracker.update([Detection(box, 0.9, 5) for box in boxes])
+    tracks = sorted(tracker.tracks, key=lambda t: t.last_detection.tlwh[0])
+    for track in tracks:
+        track.predict()
+    moved = [Detection(np.add(box, shift), 0.9, 5) for box, shift in
+             zip(boxes, ([5.0, -2.0, 0, 0], [6.0, -3.0, 0, 0], [40.0, 30.0, 0, 0]))]
+    np.testing.assert_allclose(image_motion(tracks, moved), [6.0, -2.0])
+    assert image_motion(tracks[:1], moved[:1]) is None                    # too few tracks
+    tracks[1].predict()                                                     # not seen in the previous frame
+    np.testing.assert_allclose(image_motion(tracks, moved, min_pairs=2), [22.5, 14.0])

@@ -109,9 +109,41 @@ def iou(tlwh, candidates):
     return intersection / (tlwh[2:].prod() + candidates[:, 2:].prod(axis=1) - intersection)
 
 
-def iou_cost(tracks, detections):
+def image_motion(tracks, detections, min_pairs=2):
+    """How far the image moved since the previous frame, from the tracks that took a detection.
+
+    In a static scene every object moves in the image only because the camera moves, so the median
+    displacement of the tracks seen in the previous frame, from their box then to the detection they
+    took now, is where any other object seen then has gone (a camera pan moves a small object farther
+    than its own width between frames: its boxes do not overlap).
+
+    Parameters
+    ----------
+    tracks : list of Track
+        Tracks matched in this frame, before their update (``last_detection`` is still the old one).
+    detections : list of Detection
+        The detection each track took.
+    min_pairs : int
+        Fewest tracks seen in the previous frame to estimate the motion from.
+
+    Returns
+    -------
+    ndarray, (2,), or None
+        Median ``(dx, dy)`` of the box centres, pixels; None with fewer than ``min_pairs`` tracks.
+    """
+    shifts = [(d.tlwh[:2] + d.tlwh[2:] / 2) - (t.last_detection.tlwh[:2] + t.last_detection.tlwh[2:] / 2)
+              for t, d in zip(tracks, detections) if t.time_since_update == 1 and t.last_detection is not None]
+    return np.median(np.array(shifts), axis=0) if len(shifts) >= min_pairs else None
+
+
+def iou_cost(tracks, detections, motion=None):
     """``1 - IoU`` of predicted track boxes and detections: TxN; ``INFTY_COST`` for another class and for
-    tracks missed in the previous frame (their predicted box is too uncertain, as in deepSORT)."""
+    tracks missed in the previous frame (their predicted box is too uncertain, as in deepSORT).
+
+    With ``motion`` (:func:`image_motion`), a tentative track's box is its last detection moved by it: a
+    new track has too few observations for its filter to know how it moves, but it moves with the camera
+    as every static object does.
+    """
     cost = np.full((len(tracks), len(detections)), INFTY_COST)
     if not cost.size:
         return cost
@@ -119,7 +151,11 @@ def iou_cost(tracks, detections):
     labels = np.array([d.label for d in detections])
     for row, track in enumerate(tracks):
         if track.time_since_update <= 1:
-            cost[row] = np.where(labels == track.label, 1.0 - iou(track.to_tlwh(), boxes), INFTY_COST)
+            box = track.to_tlwh()
+            if motion is not None and not track.is_confirmed() and track.last_detection is not None:
+                box = np.asarray(track.last_detection.tlwh, dtype=np.float64).copy()
+                box[:2] += motion
+            cost[row] = np.where(labels == track.label, 1.0 - iou(box, boxes), INFTY_COST)
     return cost
 
 

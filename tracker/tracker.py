@@ -19,7 +19,7 @@ from reid.data.nyu40 import STRUCTURE_LABELS
 
 from .detection import Detection, invalid_reason, normalized, sanitize
 from .gallery import LongTermGallery
-from .matching import INFTY_COST, Gates, association_cost, iou_cost, matching_cascade, min_cost_matching
+from .matching import INFTY_COST, Gates, association_cost, image_motion, iou_cost, matching_cascade, min_cost_matching
 from .track import Track, TrackState, predict_tracks, update_tracks
 
 log = logging.getLogger("tracker")
@@ -83,6 +83,10 @@ class TrackerConfig:
         In stage 3, let a tentative track with a known world position take a placed detection: small
         objects in a fast pan move more than their own width per frame and would never be confirmed
         by IoU.
+    compensate_image_motion : bool
+        In the IoU stage, move a tentative track's last box by the median image motion of the tracks
+        matched by appearance in this frame (:func:`tracker.matching.image_motion`), not by its own
+        filter: the RGB-only counterpart of ``tentative_world_matching``.
     """
 
     max_cosine_distance: float = 0.3
@@ -107,6 +111,7 @@ class TrackerConfig:
     min_valid_depths: int = 10
     use_gallery: bool = True
     tentative_world_matching: bool = True
+    compensate_image_motion: bool = True
 
     def make_gallery(self):
         """An empty :class:`LongTermGallery` with these settings."""
@@ -183,9 +188,12 @@ class Tracker:
         matches, missed, free = matching_cascade(
             lambda t, d, columns: association_cost(t, d, gates.columns(columns)), tracks, detections,
             [k for k, t in enumerate(tracks) if t.is_confirmed()], list(range(len(detections))), config.max_age)
-        # 2. IoU: tentative tracks and those missed in the previous frame only
+        # 2. IoU: tentative tracks (moved as the tracks matched in stage 1 moved) and those missed in the
+        #    previous frame only
+        motion = image_motion([tracks[k] for k, _ in matches], [detections[i] for _, i in matches]) \
+            if config.compensate_image_motion else None
         found, missed_iou, free = min_cost_matching(
-            lambda t, d, columns: iou_cost(t, d), tracks, detections,
+            lambda t, d, columns: iou_cost(t, d, motion), tracks, detections,
             [k for k, t in enumerate(tracks) if not t.is_confirmed()] + [k for k in missed if tracks[k].time_since_update == 1],
             free, config.max_iou_distance)
         matches += found
