@@ -90,27 +90,41 @@ def small_object_ids(config):
 
 def test_without_depth_the_larger_objects_image_motion_confirms_the_small_one():
     reported = small_object_ids(TrackerConfig())
-    # the larger objects are confirmed at frame 2 by IoU; from frame 3 their motion moves the small
-    # object's new track onto its next box, which confirms it at frame 4
-    assert all(ids == [] for ids in reported[:4])
-    assert all(len(ids) == 1 for ids in reported[4:])
-    assert len({ids[0] for ids in reported[4:]}) == 1
+    # from frame 1 the three objects seen in frame 0 show how far the image moved: every predicted
+    # box moves by as much, the small object's new track overlaps its next box and is confirmed with
+    # the others at its third hit
+    assert reported[:2] == [[], []]
+    assert all(len(ids) == 1 for ids in reported[2:])
+    assert len({ids[0] for ids in reported[2:]}) == 1
 
 
 def test_without_image_motion_compensation_the_small_object_is_never_reported():
     assert all(ids == [] for ids in small_object_ids(TrackerConfig(compensate_image_motion=False)))
 
 
-def test_image_motion_is_the_median_displacement_of_tracks_seen_in_the_previous_frame():
+def unit(k, dim=8):
+    feature = np.zeros(dim, dtype=np.float32)
+    feature[k] = 1.0
+    return feature
+
+
+def test_image_motion_is_the_median_vote_of_objects_seen_in_both_frames_that_look_alike():
     tracker = Tracker(TrackerConfig(n_init=1))
     boxes = [[10.0, 10.0, 20.0, 20.0], [100.0, 10.0, 20.0, 20.0], [200.0, 10.0, 20.0, 20.0]]
-    tracker.update([Detection(box, 0.9, 5) for box in boxes])
+    tracker.update([Detection(box, 0.9, 5, feature=unit(k)) for k, box in enumerate(boxes)])
     tracks = sorted(tracker.tracks, key=lambda t: t.last_detection.tlwh[0])
-    for track in tracks:
-        track.predict()
-    moved = [Detection(np.add(box, shift), 0.9, 5) for box, shift in
-             zip(boxes, ([5.0, -2.0, 0, 0], [6.0, -3.0, 0, 0], [40.0, 30.0, 0, 0]))]
-    np.testing.assert_allclose(image_motion(tracks, moved), [6.0, -2.0])
-    assert image_motion(tracks[:1], moved[:1]) is None                    # too few tracks
-    tracks[1].predict()                                                     # not seen in the previous frame
-    np.testing.assert_allclose(image_motion(tracks, moved, min_pairs=2), [22.5, 14.0])
+    shifts = ([5.0, -2.0, 0, 0], [6.0, -3.0, 0, 0], [40.0, 30.0, 0, 0])
+    moved = [Detection(np.add(box, shift), 0.9, 5, feature=unit(k)) for k, (box, shift) in enumerate(zip(boxes, shifts))]
+    np.testing.assert_allclose(image_motion(tracks, moved, 0.1), [6.0, -2.0])
+    # a detection of another class, or one that does not look like the track, does not vote
+    other_class = [Detection(moved[0].tlwh, 0.9, 7, feature=unit(0))] + moved[1:]
+    np.testing.assert_allclose(image_motion(tracks, other_class, 0.1), [23.0, 13.5])
+    unlike = [Detection(moved[0].tlwh, 0.9, 5, feature=(unit(0) + unit(5)) / np.sqrt(2))] + moved[1:]
+    np.testing.assert_allclose(image_motion(tracks, unlike, 0.1), [23.0, 13.5])
+    np.testing.assert_allclose(image_motion(tracks, unlike, 0.5), [6.0, -2.0])
+    # each votes once, for the detection it looks most like: two alike detections, one vote
+    twins = moved + [Detection(np.add(boxes[2], [-30.0, 0, 0, 0]), 0.9, 5, feature=unit(2))]
+    np.testing.assert_allclose(image_motion(tracks, twins, 0.1), [6.0, -2.0])
+    assert image_motion(tracks, moved[:1], 0.1) is None                  # too few votes
+    tracks[1].predict()                                                  # not seen in the previous frame
+    np.testing.assert_allclose(image_motion(tracks, moved, 0.1), [22.5, 14.0])

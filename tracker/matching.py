@@ -109,41 +109,54 @@ def iou(tlwh, candidates):
     return intersection / (tlwh[2:].prod() + candidates[:, 2:].prod(axis=1) - intersection)
 
 
-def image_motion(tracks, detections, min_pairs=2):
-    """How far the image moved since the previous frame, from the tracks that took a detection.
+def image_motion(tracks, detections, max_distance, min_pairs=2):
+    """How far the image moved since the previous frame, from the objects seen in both.
 
-    In a static scene every object moves in the image only because the camera moves, so the median
-    displacement of the tracks seen in the previous frame, from their box then to the detection they
-    took now, is where any other object seen then has gone (a camera pan moves a small object farther
-    than its own width between frames: its boxes do not overlap).
+    In a static scene every object moves in the image only because the camera moves, so one
+    displacement serves them all (a camera pan moves a small object farther than its own width
+    between frames: its boxes do not overlap, and its own filter has too few observations to know).
+    Each track seen in the previous frame and the detection it looks most like vote with the
+    displacement of the box centre, when each is the other's closest of the class (by
+    :meth:`Track.appearance_distance`) within ``max_distance``; the motion is the median vote.
 
     Parameters
     ----------
     tracks : list of Track
-        Tracks matched in this frame, before their update (``last_detection`` is still the old one).
+        Live tracks, before this frame's prediction (``time_since_update == 0``: seen in the
+        previous frame).
     detections : list of Detection
-        The detection each track took.
+        This frame's detections.
+    max_distance : float
+        Largest cosine distance of a voting pair.
     min_pairs : int
-        Fewest tracks seen in the previous frame to estimate the motion from.
+        Fewest votes to estimate the motion from.
 
     Returns
     -------
     ndarray, (2,), or None
-        Median ``(dx, dy)`` of the box centres, pixels; None with fewer than ``min_pairs`` tracks.
+        Median ``(dx, dy)`` of the box centres, pixels; None with fewer than ``min_pairs`` votes.
     """
-    shifts = [(d.tlwh[:2] + d.tlwh[2:] / 2) - (t.last_detection.tlwh[:2] + t.last_detection.tlwh[2:] / 2)
-              for t, d in zip(tracks, detections) if t.time_since_update == 1 and t.last_detection is not None]
-    return np.median(np.array(shifts), axis=0) if len(shifts) >= min_pairs else None
+    recent = [t for t in tracks if t.time_since_update == 0 and t.last_detection is not None and t.feature_count]
+    described = [d for d in detections if d.feature is not None]
+    if len(recent) < min_pairs or len(described) < min_pairs:
+        return None
+    distance = np.stack([t.appearance_distance(np.stack([d.feature for d in described])) for t in recent])
+    distance[np.array([t.label for t in recent])[:, None] != np.array([d.label for d in described])[None, :]] = np.inf
+    closest_detection, closest_track = distance.argmin(axis=1), distance.argmin(axis=0)
+    votes = [centre(described[j].tlwh) - centre(recent[i].last_detection.tlwh)
+             for i, j in enumerate(closest_detection) if closest_track[j] == i and distance[i, j] <= max_distance]
+    return np.median(np.array(votes), axis=0) if len(votes) >= min_pairs else None
 
 
-def iou_cost(tracks, detections, motion=None):
+def centre(tlwh):
+    """Centre ``(x, y)`` of a box ``(x, y, w, h)``, pixels."""
+    tlwh = np.asarray(tlwh, dtype=np.float64)
+    return tlwh[:2] + tlwh[2:] / 2
+
+
+def iou_cost(tracks, detections):
     """``1 - IoU`` of predicted track boxes and detections: TxN; ``INFTY_COST`` for another class and for
-    tracks missed in the previous frame (their predicted box is too uncertain, as in deepSORT).
-
-    With ``motion`` (:func:`image_motion`), a tentative track's box is its last detection moved by it: a
-    new track has too few observations for its filter to know how it moves, but it moves with the camera
-    as every static object does.
-    """
+    tracks missed in the previous frame (their predicted box is too uncertain, as in deepSORT)."""
     cost = np.full((len(tracks), len(detections)), INFTY_COST)
     if not cost.size:
         return cost
@@ -151,11 +164,7 @@ def iou_cost(tracks, detections, motion=None):
     labels = np.array([d.label for d in detections])
     for row, track in enumerate(tracks):
         if track.time_since_update <= 1:
-            box = track.to_tlwh()
-            if motion is not None and not track.is_confirmed() and track.last_detection is not None:
-                box = np.asarray(track.last_detection.tlwh, dtype=np.float64).copy()
-                box[:2] += motion
-            cost[row] = np.where(labels == track.label, 1.0 - iou(box, boxes), INFTY_COST)
+            cost[row] = np.where(labels == track.label, 1.0 - iou(track.to_tlwh(), boxes), INFTY_COST)
     return cost
 
 

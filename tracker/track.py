@@ -134,9 +134,9 @@ class Track:
         track.state = TrackState.Deleted
         self.activate(track.last_detection, frame_index)
 
-    def predict(self):
+    def predict(self, image_motion=None):
         """One frame ahead (:func:`predict_tracks` does many at once)."""
-        predict_tracks([self])
+        predict_tracks([self], image_motion)
 
     def update(self, detection, frame_index):
         """Correct the box filter with the detection and record it."""
@@ -235,11 +235,18 @@ class Track:
                 f"hits={self.hits}, time_since_update={self.time_since_update})")
 
 
-def predict_tracks(tracks):
-    """Advance every track's filter one frame, all at once, and count the frame."""
+def predict_tracks(tracks, image_motion=None):
+    """Advance every track's filter one frame, all at once, and count the frame.
+
+    ``image_motion`` ``(dx, dy)``, pixels, moves every box by the camera's image motion
+    (:func:`tracker.matching.image_motion`), as BoT-SORT's camera-motion compensation does: the
+    filters then model only what the camera does not explain, nothing for a static object.
+    """
     if not tracks:
         return
     mean, covariance = kalman_filter.predict(np.stack([t.mean for t in tracks]), np.stack([t.covariance for t in tracks]))
+    if image_motion is not None:
+        mean[:, :2] += image_motion
     for track, m, c in zip(tracks, mean, covariance):
         track.mean, track.covariance = m, c
         track.age += 1

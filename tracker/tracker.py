@@ -1,7 +1,8 @@
 """The online tracker: deepSORT's loop plus a long-term gallery and a static-world cue.
 
 Per frame, on complete detections (:func:`tracker.detection.complete_detections`: feature and world
-position computed): predict every live track (Kalman); (1) confirmed tracks take detections by
+position computed): predict every live track (Kalman, moved by the image motion that the objects seen
+in the previous frame show); (1) confirmed tracks take detections by
 appearance + world distance, recently seen tracks first (deepSORT's cascade), motion-gated where no
 world distance is known; (2) tentative tracks and tracks missed in the previous frame only take
 detections by IoU; (3) identities out of sight (live tracks not matched, and lost identities in the
@@ -84,9 +85,10 @@ class TrackerConfig:
         objects in a fast pan move more than their own width per frame and would never be confirmed
         by IoU.
     compensate_image_motion : bool
-        In the IoU stage, move a tentative track's last box by the median image motion of the tracks
-        matched by appearance in this frame (:func:`tracker.matching.image_motion`), not by its own
-        filter: the RGB-only counterpart of ``tentative_world_matching``.
+        Move every predicted box by the image motion since the previous frame: the median displacement
+        of the objects seen in both frames that look alike, pairs within ``unplaced_max_distance``
+        (:func:`tracker.matching.image_motion`). The camera moves, the objects do not; without it a
+        small object in a pan, without depth, is never confirmed.
     """
 
     max_cosine_distance: float = 0.3
@@ -181,19 +183,17 @@ class Tracker:
         self._frames_seen += 1
         config, tracks = self.config, self.tracks
         detections = self._valid(detections)
-        predict_tracks(tracks)
+        predict_tracks(tracks, image_motion(tracks, detections, config.unplaced_max_distance)
+                       if config.compensate_image_motion else None)
 
         # 1. confirmed tracks by appearance + world, recently seen first
         gates = self._gates(detections, config.max_cosine_distance, motion=True)
         matches, missed, free = matching_cascade(
             lambda t, d, columns: association_cost(t, d, gates.columns(columns)), tracks, detections,
             [k for k, t in enumerate(tracks) if t.is_confirmed()], list(range(len(detections))), config.max_age)
-        # 2. IoU: tentative tracks (moved as the tracks matched in stage 1 moved) and those missed in the
-        #    previous frame only
-        motion = image_motion([tracks[k] for k, _ in matches], [detections[i] for _, i in matches]) \
-            if config.compensate_image_motion else None
+        # 2. IoU: tentative tracks and those missed in the previous frame only
         found, missed_iou, free = min_cost_matching(
-            lambda t, d, columns: iou_cost(t, d, motion), tracks, detections,
+            lambda t, d, columns: iou_cost(t, d), tracks, detections,
             [k for k, t in enumerate(tracks) if not t.is_confirmed()] + [k for k in missed if tracks[k].time_since_update == 1],
             free, config.max_iou_distance)
         matches += found
