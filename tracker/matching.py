@@ -115,9 +115,10 @@ def image_motion(tracks, detections, max_distance, min_pairs=2):
     In a static scene every object moves in the image only because the camera moves, so one
     displacement serves them all (a camera pan moves a small object farther than its own width
     between frames: its boxes do not overlap, and its own filter has too few observations to know).
-    Each track seen in the previous frame and the detection it looks most like vote with the
-    displacement of the box centre, when each is the other's closest of the class (by
-    :meth:`Track.appearance_distance`) within ``max_distance``; the motion is the median vote.
+    Each track seen in the previous frame and the detection that looks most like its detection there
+    vote with the displacement of the box centre, when each is the other's closest of the class
+    (cosine distance of the two frames' features) within ``max_distance``; the motion is the median
+    vote.
 
     Parameters
     ----------
@@ -136,11 +137,12 @@ def image_motion(tracks, detections, max_distance, min_pairs=2):
     ndarray, (2,), or None
         Median ``(dx, dy)`` of the box centres, pixels; None with fewer than ``min_pairs`` votes.
     """
-    recent = [t for t in tracks if t.time_since_update == 0 and t.last_detection is not None and t.feature_count]
+    recent = [t for t in tracks if t.time_since_update == 0 and t.last_detection is not None
+              and t.last_detection.feature is not None]
     described = [d for d in detections if d.feature is not None]
     if len(recent) < min_pairs or len(described) < min_pairs:
         return None
-    distance = np.stack([t.appearance_distance(np.stack([d.feature for d in described])) for t in recent])
+    distance = 1.0 - np.stack([t.last_detection.feature for t in recent]) @ np.stack([d.feature for d in described]).T
     distance[np.array([t.label for t in recent])[:, None] != np.array([d.label for d in described])[None, :]] = np.inf
     closest_detection, closest_track = distance.argmin(axis=1), distance.argmin(axis=0)
     votes = [centre(described[j].tlwh) - centre(recent[i].last_detection.tlwh)
