@@ -118,13 +118,13 @@ def test_image_motion_is_the_median_vote_of_objects_seen_in_both_frames_that_loo
     np.testing.assert_allclose(image_motion(tracks, moved, 0.1), [6.0, -2.0])
     # a detection of another class, or one that does not look like the track, does not vote
     other_class = [Detection(moved[0].tlwh, 0.9, 7, feature=unit(0))] + moved[1:]
-    np.testing.assert_allclose(image_motion(tracks, other_class, 0.1), [23.0, 13.5])
+    np.testing.assert_allclose(image_motion(tracks, other_class, 0.1, min_pairs=2), [23.0, 13.5])
+    assert image_motion(tracks, other_class, 0.1) is None                # two votes: too few by default
     unlike = [Detection(moved[0].tlwh, 0.9, 5, feature=(unit(0) + unit(5)) / np.sqrt(2))] + moved[1:]
-    np.testing.assert_allclose(image_motion(tracks, unlike, 0.1), [23.0, 13.5])
+    np.testing.assert_allclose(image_motion(tracks, unlike, 0.1, min_pairs=2), [23.0, 13.5])
     np.testing.assert_allclose(image_motion(tracks, unlike, 0.5), [6.0, -2.0])
     # each votes once, for the detection it looks most like: two alike detections, one vote
     twins = moved + [Detection(np.add(boxes[2], [-30.0, 0, 0, 0]), 0.9, 5, feature=unit(2))]
     np.testing.assert_allclose(image_motion(tracks, twins, 0.1), [6.0, -2.0])
-    assert image_motion(tracks, moved[:1], 0.1) is None                  # too few votes
     tracks[1].predict()                                                  # not seen in the previous frame
-    np.testing.assert_allclose(image_motion(tracks, moved, 0.1), [22.5, 14.0])
+    np.testing.assert_allclose(image_motion(tracks, moved, 0.1, min_pairs=2), [22.5, 14.0])

@@ -109,7 +109,7 @@ def iou(tlwh, candidates):
     return intersection / (tlwh[2:].prod() + candidates[:, 2:].prod(axis=1) - intersection)
 
 
-def image_motion(tracks, detections, max_distance, min_pairs=2):
+def image_motion(tracks, detections, max_distance, min_pairs=3):
     """How far the image moved since the previous frame, from the objects seen in both.
 
     In a static scene every object moves in the image only because the camera moves, so one
