@@ -478,13 +478,17 @@ def cache_key(args, embedder, scene, config):
 
 
 def frame_positions(frame, detections, config):
-    """World positions of the (already checked) shared detections, N x 3 float64 metres, NaN where
-    unknown: what :func:`tracker.detection.complete_detections` computes from the frame's depth and pose."""
+    """World positions and world rays of the (already checked) shared detections: N x 3 float64 metres
+    and N x 2 x 3 (origin, unit direction), NaN where unknown, as
+    :func:`tracker.detection.complete_detections` computes them from the frame's depth and pose."""
     complete, _ = complete_detections(detections, frame, None, config)
     if len(complete) != len(detections):
         raise ValueError(f"{len(detections) - len(complete)} shared detections failed the tracker's checks")
-    return np.array([(np.nan,) * 3 if d.world_position is None else d.world_position for d in complete],
-                    dtype=np.float64).reshape(-1, 3)
+    positions = np.array([(np.nan,) * 3 if d.world_position is None else d.world_position for d in complete],
+                         dtype=np.float64).reshape(-1, 3)
+    rays = np.array([np.full((2, 3), np.nan) if d.world_ray is None else d.world_ray for d in complete],
+                    dtype=np.float64).reshape(-1, 2, 3)
+    return positions, rays
 
 
 def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=None, progress=True,
@@ -495,12 +499,12 @@ def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=N
     Per tracked frame ``k`` (F frames): ``frame_index`` (F,) ScanNet index, ``image_size`` (F, 2) colour
     (W, H); its detections are rows ``offsets[k]:offsets[k + 1]`` ((F + 1,)) of ``tlwh`` (N, 4) float64,
     ``score`` (N,), ``label`` (N,) int64, ``features`` (N, D) float32 (:func:`embed_detections`) and
-    ``positions`` (N, 3) float64 metres, NaN where unknown (:func:`frame_positions`). Scoring: ``scored``
+    ``positions`` (N, 3) float64 metres and ``rays`` (N, 2, 3), NaN where unknown (:func:`frame_positions`). Scoring: ``scored``
     (S,) MOT frame numbers with ground truth, ``gt`` (G, 6) MOT rows. ``detect_seconds`` and
     ``embed_seconds`` of the run that computed it, for the record.
     """
     indices, sizes, counts, gt_rows, scored = [], [], [], [], []
-    boxes, scores, labels, features, positions = [], [], [], [], []
+    boxes, scores, labels, features, positions, rays = [], [], [], [], [], []
     detect_seconds = embed_seconds = 0.0
     for frame, number, truth in scored_frames(scene, frame_step, max_frames, progress, frame_transform):
         if truth is not None:
@@ -512,7 +516,9 @@ def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=N
         started = time.perf_counter()
         features.append(np.asarray(embed_detections(embedder, frame.rgb, detections), dtype=np.float32))
         embed_seconds += time.perf_counter() - started
-        positions.append(frame_positions(frame, detections, config))
+        frame_placed, frame_rays = frame_positions(frame, detections, config)
+        positions.append(frame_placed)
+        rays.append(frame_rays)
         indices.append(frame.index)
         sizes.append(frame.size)
         counts.append(len(detections))
@@ -525,6 +531,7 @@ def complete_scene(scene, detector, embedder, config, frame_step=1, max_frames=N
             "score": np.array(scores, dtype=np.float64), "label": np.array(labels, dtype=np.int64),
             "features": (np.concatenate(features) if features else np.zeros((0, embedder.dim))).astype(np.float32),
             "positions": np.concatenate(positions) if positions else np.zeros((0, 3)),
+            "rays": np.concatenate(rays) if rays else np.zeros((0, 2, 3)),
             "scored": np.array(scored, dtype=np.int64), "gt": as_rows(gt_rows),
             "detect_seconds": np.float64(detect_seconds), "embed_seconds": np.float64(embed_seconds)}
 
@@ -552,6 +559,9 @@ def read_cache(path, key):
                                     for name in sorted(set(stored) | set(key)) if stored.get(name) != key.get(name))
                 log.warning("%s: made with other settings (%s), recomputed", path, changed)
                 return None
+            if "rays" not in data.files:
+                log.warning("%s: made before world rays were cached, recomputed", path)
+                return None
             return {name: data[name] for name in data.files if name != "key"}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         log.warning("%s: unreadable (%s), recomputed", path, error)
@@ -575,14 +585,15 @@ class CachedFrame:
 def cached_detections(record, k, with_positions):
     """Tracked frame ``k`` of a cached ``record`` as the tracker's input: ``(CachedFrame, [Detection])``,
     the detections fresh with their features and, when
-    ``with_positions``, their world positions (None where unknown)."""
+    ``with_positions``, their world positions or rays (None where unknown)."""
     frame = CachedFrame(record["frame_index"][k], record["image_size"][k])
     detections = []
     for i in range(int(record["offsets"][k]), int(record["offsets"][k + 1])):
-        position = record["positions"][i]
+        position, ray = record["positions"][i], record["rays"][i]
         position = position.copy() if with_positions and np.isfinite(position).all() else None
+        ray = ray.copy() if with_positions and position is None and np.isfinite(ray).all() else None
         detections.append(Detection(record["tlwh"][i].copy(), float(record["score"][i]), int(record["label"][i]),
-                                    feature=record["features"][i].copy(), world_position=position))
+                                    feature=record["features"][i].copy(), world_position=position, world_ray=ray))
     return frame, detections
 
 

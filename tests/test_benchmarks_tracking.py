@@ -357,6 +357,8 @@ def test_cli_cache_re_scores_our_rows_without_images(bench_data, tmp_path, run_m
         assert (key["frame_step"], key["max_frames"], key["detector"]) == (1, 20, "gt")
         assert len(stored["frame_index"]) == 20 and stored["features"].dtype == np.float32
         assert np.isfinite(stored["positions"]).all(axis=1).any()                     # depth placed detections
+        assert stored["rays"].shape == (len(stored["positions"]), 2, 3)
+        assert not np.isfinite(stored["rays"][np.isfinite(stored["positions"]).all(axis=1)]).any()   # rays: unplaced only
     for image in (root / "scans" / "scene0000_00" / "color").iterdir():               # a read needs no image
         image.rename(image.with_suffix(".bak"))
         image.write_bytes(b"not a jpeg")

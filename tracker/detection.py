@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from .world import world_position
+from .world import viewing_ray, world_position
 
 log = logging.getLogger("tracker")
 
@@ -33,6 +33,12 @@ class Detection:
     truncated : bool
         The box is cut by the image border, so ``world_position`` is the centre of the visible part
         only: it is matched with a wider world gate. The tracker sets it when it knows the image size.
+    world_ray : ndarray, (2, 3) float, optional
+        Where no world position could be measured but the camera pose is known (the object lies
+        outside the depth camera's narrower view, or on depth holes): the camera centre and the unit
+        direction, world coordinates, of the ray through the box centre. The object lies along it, so
+        an identity's distance to the ray gates and costs a match as a world distance does.
+        :func:`complete_detections` sets it.
     """
 
     tlwh: np.ndarray
@@ -42,6 +48,7 @@ class Detection:
     feature: Optional[np.ndarray] = None
     world_position: Optional[np.ndarray] = None
     truncated: bool = False
+    world_ray: Optional[np.ndarray] = None
 
     def __post_init__(self):
         self.tlwh = np.asarray(self.tlwh, dtype=np.float64).reshape(-1)
@@ -51,6 +58,8 @@ class Detection:
             self.feature = np.asarray(self.feature, dtype=np.float32).reshape(-1)
         if self.world_position is not None:
             self.world_position = np.asarray(self.world_position, dtype=np.float64).reshape(-1)
+        if self.world_ray is not None:
+            self.world_ray = np.asarray(self.world_ray, dtype=np.float64)
 
     def to_tlbr(self):
         """Box as ``(min x, min y, max x, max y)``, pixels; (4,) ndarray."""
@@ -123,7 +132,8 @@ def touches_border(detection, image_size, margin=2.0):
 
 def sanitize(detection, image_size=None):
     """The detection without the optional parts that cannot be used (a mask of the wrong size, a world
-    position that is not a finite 3D point), each dropped with a warning; a new object when one is."""
+    position that is not a finite 3D point, a world ray that is not a point and a unit direction), each
+    dropped with a warning; a new object when one is."""
     mask, position = detection.mask, detection.world_position
     if mask is not None and (np.ndim(mask) != 2 or (image_size is not None
                                                     and np.shape(mask) != (image_size[1], image_size[0]))):
@@ -134,6 +144,12 @@ def sanitize(detection, image_size=None):
         log.warning("detection %s: world position %s is not a finite 3D point, ignored",
                     detection.tlwh.tolist(), position.tolist())
         detection = replace(detection, world_position=None)
+    ray = detection.world_ray
+    if ray is not None and (ray.shape != (2, 3) or not np.isfinite(ray).all()
+                            or not np.isclose(np.linalg.norm(ray[1]), 1.0, atol=1e-6)):
+        log.warning("detection %s: world ray %s is not a finite point and unit direction (2x3), ignored",
+                    detection.tlwh.tolist(), ray.tolist())
+        detection = replace(detection, world_ray=None)
     return detection
 
 
@@ -165,8 +181,9 @@ def embed_detections(embedder, rgb, detections):
 
 
 def complete_detections(detections, frame, embedder=None, config=None):
-    """A frame's detections as the tracker takes them: new objects with their feature, world position and
-    ``truncated`` flag; the caller's are not modified.
+    """A frame's detections as the tracker takes them: new objects with their feature, world position (or,
+    where the pose is known but no depth could place them, world ray) and ``truncated`` flag; the
+    caller's are not modified.
 
     Parameters
     ----------
@@ -231,4 +248,8 @@ def complete_detections(detections, frame, embedder=None, config=None):
             if detection.world_position is None:
                 detection.world_position = world_position(detection.mask, depth, intrinsic_color, intrinsic_depth, pose,
                                                           tlwh=detection.tlwh, min_valid_depths=config.min_valid_depths)
+    if pose is not None and intrinsic_color is not None:
+        for detection in kept:
+            if detection.world_position is None and detection.world_ray is None:
+                detection.world_ray = viewing_ray(detection.tlwh, intrinsic_color, pose)
     return kept, skipped

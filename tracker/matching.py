@@ -3,7 +3,8 @@
 :func:`association_cost` is the rule every appearance stage of the tracker uses, for live tracks and
 lost identities alike: same class, known world positions within the world gate, appearance within its
 gate (a tighter one where no world distance vouches for the pair), optionally the Kalman motion gate;
-cost = appearance distance + world weight x world distance.
+cost = appearance distance + world weight x world distance. A detection without a world position but
+with a world ray (pose known, no depth) is at the identity's distance from the ray.
 """
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import lap
 import numpy as np
 
 from . import kalman_filter
-from .world import point_distances
+from .world import point_distances, ray_distances
 
 INFTY_COST = 1e5
 """Cost of a forbidden pair."""
@@ -32,7 +33,8 @@ class Gates:
     world_weight : ndarray, (N,)
         Cost per metre of world distance.
     motion : bool
-        Apply the Kalman chi-square gate (to the pairs without world distance when ``motion_only_unplaced``).
+        Apply the Kalman chi-square gate (to the pairs without a world position when ``motion_only_unplaced``;
+        a world ray does not replace it).
     motion_only_unplaced : bool
     """
 
@@ -73,12 +75,16 @@ def association_cost(tracks, detections, gates):
     if not cost.size:
         return cost
     allowed = np.array([t.label for t in tracks])[:, None] == np.array([d.label for d in detections])[None, :]
-    world = point_distances(stack_positions([t.world_position for t in tracks]),
-                            stack_positions([d.world_position for d in detections]))
+    centres = stack_positions([t.world_position for t in tracks])
+    world = point_distances(centres, stack_positions([d.world_position for d in detections]))
+    placed = np.isfinite(world)
+    on_ray = [c for c, d in enumerate(detections) if d.world_position is None and d.world_ray is not None]
+    if on_ray:
+        world[:, on_ray] = ray_distances(centres, np.stack([detections[c].world_ray for c in on_ray]))
     known = np.isfinite(world)
     allowed &= ~known | (world <= gates.world[None, :])
     if gates.motion and allowed.any():
-        gated = allowed & ~known if gates.motion_only_unplaced else allowed
+        gated = allowed & ~placed if gates.motion_only_unplaced else allowed
         rows = np.flatnonzero(gated.any(axis=1))
         if len(rows):
             distance = kalman_filter.gating_distance(

@@ -1,4 +1,5 @@
-"""World position of a detected object from its mask, the depth image and the camera pose."""
+"""World position of a detected object from its mask, the depth image and the camera pose, or, without
+depth, the ray it lies on."""
 import numpy as np
 
 from reid.data.geometry import backproject
@@ -115,6 +116,55 @@ def world_position(mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=Non
         return None
     camera_point = np.median(points, axis=0)
     return pose[:3, :3] @ camera_point + pose[:3, 3]
+
+
+def viewing_ray(tlwh, intrinsic_color, pose):
+    """The ray from the camera through a box's centre, in world coordinates.
+
+    Parameters
+    ----------
+    tlwh : ndarray, (4,)
+        Box in colour pixels.
+    intrinsic_color : ndarray, 3x3 or 4x4
+    pose : ndarray, 4x4 or None
+        Camera-to-world, metres, OpenCV axes.
+
+    Returns
+    -------
+    ndarray, (2, 3) float64, or None
+        Camera centre (metres) and unit direction; None when the pose is missing or not finite.
+    """
+    if pose is None:
+        return None
+    pose = np.asarray(pose, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        return None
+    x, y, w, h = np.asarray(tlwh, dtype=np.float64)
+    direction = pose[:3, :3] @ np.linalg.solve(_matrix3(intrinsic_color), [x + w / 2, y + h / 2, 1.0])
+    return np.stack([pose[:3, 3], direction / np.linalg.norm(direction)])
+
+
+def ray_distances(centres, rays):
+    """Distance from each of some centres to each of some rays (half-lines from the camera), metres.
+
+    Parameters
+    ----------
+    centres : ndarray, Tx3
+        NaN rows for unknown positions.
+    rays : ndarray, Nx2x3
+        Origin and unit direction of each ray (:func:`viewing_ray`); NaN for none.
+
+    Returns
+    -------
+    ndarray, TxN
+        Distance to the closest point of the ray (its origin for a centre behind the camera); NaN where
+        the centre or the ray is unknown.
+    """
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 3)
+    rays = np.asarray(rays, dtype=np.float64).reshape(-1, 2, 3)
+    offsets = centres[:, None, :] - rays[None, :, 0, :]
+    along = np.maximum(np.einsum("tnk,nk->tn", offsets, rays[:, 1, :]), 0.0)
+    return np.linalg.norm(offsets - along[..., None] * rays[None, :, 1, :], axis=-1)
 
 
 def point_distances(centres, points):
