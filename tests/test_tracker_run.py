@@ -79,13 +79,18 @@ def test_summary_counts_what_went_wrong_without_a_warning_per_frame(tiny_scene, 
                         "--reid", str(tiny_checkpoint), "--quiet")
     assert result.returncode == 0, result.stderr
     summary = result.stdout.splitlines()
+    recorded = json.loads((out / "scene0000_00.summary.json").read_text())
+    # frames 20-21: pose, no depth: their detections lie on rays; frames 10-12: no pose, appearance alone
+    on_ray, alone, detections = recorded["on_ray"], recorded["appearance_only"], recorded["detections"]
+    assert on_ray > 0 and alone > 0 and on_ray + alone < detections
     assert summary[0].startswith("scene0000_00: 29 frames,")
     assert summary[1:] == [f"  1 frame skipped ({folder / 'color' / '5.jpg'})", "  pose unknown in 3 of 29 frames",
-                           "  no depth in 2 of 29 frames"], result.stdout
+                           "  no depth in 2 of 29 frames",
+                           f"  {on_ray + alone} of {detections} detections without valid depth: {on_ray} matched "
+                           f"along their viewing ray, {alone} on appearance alone (pose unknown)"], result.stdout
     # the bad colour image and the missing depth files are each named once; unknown poses are normal: no warning
     assert result.stderr.count("color/5.jpg") == 1 and "depth/20.png" in result.stderr
     assert "/pose/" not in result.stderr and "Traceback" not in result.stderr
-    recorded = json.loads((out / "scene0000_00.summary.json").read_text())
     assert recorded["skipped_files"] == [str(folder / "color" / "5.jpg")]
     assert (recorded["pose_unknown"], recorded["no_depth"], recorded["invalid_detections"]) == (3, 2, 0)
     assert recorded["settings_changed"] == {} and recorded["settings"]["n_init"] == 3

@@ -11,8 +11,9 @@ a rerun.io recording (:mod:`viewer.recording`; needs ``pip install rerun-sdk``).
 
 The closing summary counts what went wrong: frames skipped (a colour image that cannot be read, each
 also a warning naming its file), frames with unknown pose (normal in ScanNet, which writes an all
-``-inf`` pose where its tracking failed: counted, not warned about), frames without depth and
-detections dropped as invalid. A missing scene, an unknown setting or a bad value is a one-line error.
+``-inf`` pose where its tracking failed: counted, not warned about), frames without depth, detections
+without a valid depth under them (matched along their viewing ray, or on appearance alone where the
+pose is unknown) and detections dropped as invalid. A missing scene, an unknown setting or a bad value is a one-line error.
 """
 import dataclasses
 import logging
@@ -71,7 +72,10 @@ def track_scene(scene, detector, embedder, tracker, out_dir, video=False, frame_
 
     Besides the outputs' figures the summary counts what went wrong: ``skipped_files`` (colour
     images that could not be read), ``pose_unknown`` and ``no_depth`` (frames tracked without them;
-    None when ``use_depth`` is off) and ``invalid_detections`` (dropped before or by the tracker); ``settings``
+    None when ``use_depth`` is off), of the ``detections`` tracked those without a valid depth under
+    them, ``on_ray`` (pose known: matched along their viewing ray) and ``appearance_only`` (pose
+    unknown; both None when ``use_depth`` is off), and ``invalid_detections`` (dropped before or by
+    the tracker); ``settings``
     holds every tracker setting, ``settings_changed`` those not at their defaults.
     """
     out_dir = Path(out_dir)
@@ -81,7 +85,7 @@ def track_scene(scene, detector, embedder, tracker, out_dir, video=False, frame_
     frame_ids = scene.frame_ids[::frame_step][:max_frames]
     needs_masks = getattr(detector, "name", "") == "gt"
     started = time.perf_counter()
-    processed = pose_unknown = no_depth = 0
+    processed = pose_unknown = no_depth = detected = on_ray = unplaced = 0
     invalid_before, invalid = tracker.invalid_detections, 0
     skipped = []
     try:
@@ -97,6 +101,9 @@ def track_scene(scene, detector, embedder, tracker, out_dir, video=False, frame_
                 no_depth += frame.depth is None
             detections, skipped_detections = complete_detections(detector(frame), frame, embedder, tracker.config)
             invalid += skipped_detections
+            detected += len(detections)
+            on_ray += sum(d.world_position is None and d.world_ray is not None for d in detections)
+            unplaced += sum(d.world_position is None and d.world_ray is None for d in detections)
             tracks = tracker.update(detections, frame.index)
             processed += 1
             lines.extend(mot_lines(index + 1, tracks))
@@ -120,7 +127,9 @@ def track_scene(scene, detector, embedder, tracker, out_dir, video=False, frame_
                "frames_per_second": processed / seconds if seconds > 0 else float("nan"),
                "out": str(out_dir / f"{scene.name}.txt"),
                "skipped_files": skipped, "pose_unknown": pose_unknown if use_depth else None,
-               "no_depth": no_depth if use_depth else None, "invalid_detections": invalid + tracker.invalid_detections - invalid_before,
+               "no_depth": no_depth if use_depth else None, "detections": detected,
+               "on_ray": on_ray if use_depth else None, "appearance_only": unplaced if use_depth else None,
+               "invalid_detections": invalid + tracker.invalid_detections - invalid_before,
                "settings_changed": jsonable_overrides(changed_settings(tracker.config)),
                "settings": jsonable_overrides(dataclasses.asdict(tracker.config))}
     atomic_write_json(out_dir / f"{scene.name}.summary.json", summary)
@@ -142,6 +151,10 @@ def summary_lines(summary):
         lines.append(f"pose unknown in {summary['pose_unknown']:,} of {frames:,} frames")
     if summary["no_depth"]:
         lines.append(f"no depth in {summary['no_depth']:,} of {frames:,} frames")
+    if summary.get("on_ray") or summary.get("appearance_only"):
+        on_ray, alone = summary["on_ray"], summary["appearance_only"]
+        lines.append(f"{on_ray + alone:,} of {summary['detections']:,} detections without valid depth: "
+                     f"{on_ray:,} matched along their viewing ray, {alone:,} on appearance alone (pose unknown)")
     if summary["invalid_detections"]:
         count = summary["invalid_detections"]
         lines.append(f"{count:,} detection{'s' * (count != 1)} dropped as invalid")
