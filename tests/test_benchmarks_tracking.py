@@ -374,6 +374,15 @@ def test_cli_cache_re_scores_our_rows_without_images(bench_data, tmp_path, run_m
 
     for image in (root / "scans" / "scene0000_00" / "color").glob("*.bak"):
         image.rename(image.with_suffix(".jpg"))
+    with np.load(path) as stored:                                     # a cache made before rays were stored
+        arrays = {name: stored[name] for name in stored.files if name != "rays"}
+    np.savez(path, **arrays)
+    legacy = run("legacy", "--cache", str(cache))                    # computed again, said why, same scores
+    assert legacy.returncode == 0, legacy.stderr
+    assert "made before world rays were cached, recomputed" in legacy.stderr
+    assert scores("legacy") == plain
+    with np.load(path) as stored:
+        assert "rays" in stored.files
     changed = run("changed", "--cache", str(cache), frames=12)       # another key: computed again, said why
     assert changed.returncode == 0, changed.stderr
     assert "made with other settings" in changed.stderr and "max_frames 20 -> 12" in changed.stderr
