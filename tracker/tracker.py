@@ -47,7 +47,8 @@ class TrackerConfig:
         Appearance gate for an identity out of sight (stage 3).
     unplaced_max_distance : float
         Appearance gate, in every stage, of a pair whose world distance is unknown (RGB alone, unknown
-        pose, too few valid depths): without the world cue to vouch for it, a pair must look closer.
+        pose; a detection with a pose but too few valid depths is at its world ray's distance):
+        without the world cue to vouch for it, a pair must look closer.
     world_gate_metres : float
         Known world positions farther apart than this never match. A position is the centre of the
         *visible* part, which moves when the object is partly hidden, hence a generous gate.
