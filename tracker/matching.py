@@ -151,15 +151,12 @@ def image_motion(tracks, detections, max_distance, min_pairs=3):
     distance = 1.0 - np.stack([t.last_detection.feature for t in recent]) @ np.stack([d.feature for d in described]).T
     distance[np.array([t.label for t in recent])[:, None] != np.array([d.label for d in described])[None, :]] = np.inf
     closest_detection, closest_track = distance.argmin(axis=1), distance.argmin(axis=0)
-    votes = [centre(described[j].tlwh) - centre(recent[i].last_detection.tlwh)
-             for i, j in enumerate(closest_detection) if closest_track[j] == i and distance[i, j] <= max_distance]
-    return np.median(np.array(votes), axis=0) if len(votes) >= min_pairs else None
-
-
-def centre(tlwh):
-    """Centre ``(x, y)`` of a box ``(x, y, w, h)``, pixels."""
-    tlwh = np.asarray(tlwh, dtype=np.float64)
-    return tlwh[:2] + tlwh[2:] / 2
+    voters = [i for i, j in enumerate(closest_detection) if closest_track[j] == i and distance[i, j] <= max_distance]
+    if len(voters) < min_pairs:
+        return None
+    now = kalman_filter.tlwh_to_xyah(np.stack([described[closest_detection[i]].tlwh for i in voters]))
+    before = kalman_filter.tlwh_to_xyah(np.stack([recent[i].last_detection.tlwh for i in voters]))
+    return np.median(now[:, :2] - before[:, :2], axis=0)
 
 
 def iou_cost(tracks, detections):

@@ -151,8 +151,8 @@ def summary_lines(summary):
         lines.append(f"pose unknown in {summary['pose_unknown']:,} of {frames:,} frames")
     if summary["no_depth"]:
         lines.append(f"no depth in {summary['no_depth']:,} of {frames:,} frames")
-    if summary.get("on_ray") or summary.get("appearance_only"):
-        on_ray, alone = summary["on_ray"], summary["appearance_only"]
+    on_ray, alone = summary["on_ray"], summary["appearance_only"]
+    if on_ray or alone:
         lines.append(f"{on_ray + alone:,} of {summary['detections']:,} detections without valid depth: "
                      f"{on_ray:,} matched along their viewing ray, {alone:,} on appearance alone (pose unknown)")
     if summary["invalid_detections"]:

@@ -134,9 +134,9 @@ class Track:
         track.state = TrackState.Deleted
         self.activate(track.last_detection, frame_index)
 
-    def predict(self, image_motion=None):
+    def predict(self):
         """One frame ahead (:func:`predict_tracks` does many at once)."""
-        predict_tracks([self], image_motion)
+        predict_tracks([self])
 
     def update(self, detection, frame_index):
         """Correct the box filter with the detection and record it."""

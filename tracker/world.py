@@ -15,6 +15,14 @@ def _matrix3(intrinsic):
     return np.asarray(intrinsic, dtype=np.float64)[:3, :3]
 
 
+def _finite_pose(pose):
+    """``pose`` as a 4x4 float64 array, or None when it is missing, of another shape or not finite."""
+    if pose is None:
+        return None
+    pose = np.asarray(pose, dtype=np.float64)
+    return pose if pose.shape == (4, 4) and np.isfinite(pose).all() else None
+
+
 def _central_box_pixels(tlwh, max_samples, fraction=0.5):
     """Pixels (v, u) of the central ``fraction`` of a box, on an even grid of about ``max_samples``
     at most (those outside the image are dropped later, when mapped to the depth image)."""
@@ -92,10 +100,8 @@ def world_position(mask, depth, intrinsic_color, intrinsic_depth, pose, tlwh=Non
         None when the pose or depth is missing, the pose is not finite, or fewer than
         ``min_valid_depths`` masked depths are valid.
     """
+    pose = _finite_pose(pose)
     if pose is None or depth is None or intrinsic_color is None or intrinsic_depth is None:
-        return None
-    pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
         return None
     depth = np.asarray(depth)
     if mask is not None:
@@ -134,10 +140,8 @@ def viewing_ray(tlwh, intrinsic_color, pose):
     ndarray, (2, 3) float64, or None
         Camera centre (metres) and unit direction; None when the pose is missing or not finite.
     """
+    pose = _finite_pose(pose)
     if pose is None:
-        return None
-    pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
         return None
     x, y, w, h = np.asarray(tlwh, dtype=np.float64)
     direction = pose[:3, :3] @ np.linalg.solve(_matrix3(intrinsic_color), [x + w / 2, y + h / 2, 1.0])
