@@ -33,7 +33,7 @@ from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
 
-def augment(batch, generator, photometric=0.0, fill=None):
+def augment(batch, generator, photometric=0.0, fill=None, flips=True):
     """The same random flip and brightness/contrast change for every crop kind of one view.
 
     ``batch``: dict kind -> B x S x S x 3 uint8 tensor; returns float tensors in [0, 255] as uint8.
@@ -44,10 +44,11 @@ def augment(batch, generator, photometric=0.0, fill=None):
     ``fill`` (R, G, B), with ``photometric`` > 0: pixels of exactly this colour are the masked-out
     part of a crop (the model's ``crop_fill``) and keep it: a camera change acts on the image before
     masking, so the fill must not carry the change (a model could read the gain off it).
+    ``flips`` False: no view is mirrored (the same random numbers are drawn).
     """
     any_kind = next(iter(batch.values()))
     size = len(any_kind)
-    flip = torch.rand(size, generator=generator) < 0.5
+    flip = (torch.rand(size, generator=generator) < 0.5) & flips
     gain = 1.0 + (torch.rand(size, generator=generator) - 0.5) * 0.4
     bias = (torch.rand(size, generator=generator) - 0.5) * 30.0
     gains = gain[:, None].expand(size, 3)
@@ -184,6 +185,10 @@ def main(argv=None):
     parser.add_argument("--photometric-augment", type=float, default=0.0, metavar="LEVEL",
                         help="per-view exposure (N(0, LEVEL) stops) and white-balance (N(0, LEVEL/4) stops) "
                              "augmentation on top of flip and brightness/contrast (default 0: none)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="never mirror a training view (default: half of them are): a mirrored view "
+                             "teaches that a neighbour on the left and one on the right look the same, the cue "
+                             "that tells side-by-side twins apart")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
@@ -284,7 +289,8 @@ def train(args):
         metadata = dict(checkpoint.metadata)
     metadata.update({"data": [str(f) for f in folders], "seed": args.seed, "margin": args.margin,
                      "mining": args.mining, "lr": args.lr, "frame_step": args.frame_step,
-                     "photometric_augment": args.photometric_augment, "layer_decay": args.layer_decay,
+                     "photometric_augment": args.photometric_augment, "flip_augment": args.flip,
+                     "layer_decay": args.layer_decay,
                      "token_cache": tokens is not None,
                      "batch": [args.instances_per_batch, args.views_per_instance], "world_size": world_size,
                      "command": "python -m reid.train " + " ".join(os.sys.argv[1:])})
@@ -313,11 +319,11 @@ def train(args):
                 group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps) * group.get("lr_scale", 1.0)
             index = torch.as_tensor(batch)
             if tokens is not None:
-                flip = torch.randint(tokens.shape[1], (len(index),), generator=generator)
+                flip = torch.randint(tokens.shape[1], (len(index),), generator=generator) * int(args.flip)
                 inputs = tokens[index, flip].permute(1, 0, 2, 3).to(device, torch.float32)
             else:
                 crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
-                                photometric=args.photometric_augment, fill=model.crop_fill)
+                                photometric=args.photometric_augment, fill=model.crop_fill, flips=args.flip)
                 inputs = model.prepare_inputs(crops)
             labels = torch.from_numpy(identities[batch])
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):

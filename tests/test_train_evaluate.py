@@ -164,6 +164,21 @@ def test_augment_photometric_zero_is_the_old_recipe_and_changes_colour_per_view(
                                rtol=0.15, atol=0.05)
 
 
+def test_augment_without_flips_mirrors_no_view_and_keeps_the_colour_changes():
+    import torch
+    from reid.train import augment
+    rng = np.random.default_rng(2)
+    batch = {"full": torch.from_numpy(rng.integers(40, 200, (16, 6, 6, 3), dtype=np.uint8))}
+    kept = augment(batch, torch.Generator().manual_seed(3), flips=False)["full"].float()
+    mirrored = augment(batch, torch.Generator().manual_seed(3))["full"].float()
+    # each view of the unflipped batch is an affine change of its own crop, never of its mirror image
+    source = batch["full"].float()
+    residual = [float(np.polyfit(source[i].ravel(), kept[i].ravel(), 1, full=True)[1][0]) for i in range(16)]
+    assert max(residual) < 16 * 36 * 3
+    flipped = [i for i in range(16) if not torch.equal(kept[i], mirrored[i])]
+    assert flipped and all(torch.equal(kept[i].flip(1), mirrored[i]) for i in flipped)   # same gains, mirrored
+
+
 def test_augment_photometric_leaves_the_fill_of_masked_crops_alone():
     import torch
     from reid.train import augment
