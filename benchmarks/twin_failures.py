@@ -29,6 +29,7 @@ from reid.evaluate import _valid_pairs
 from reid.fileio import atomic_output, atomic_write_json, atomic_write_text
 from reid.metrics import squared_distances
 from reid.views import scene_folders
+from tracker.world import viewing_ray
 
 from .reid import Skip, ViewCache, method_features, parse_checkpoint
 
@@ -47,11 +48,9 @@ def viewing_directions(views, folders):
     for i, view in enumerate(views):
         scene = scenes[view.scene]
         pose = read_pose(scene.path / "pose" / f"{view.frame}.txt") if (scene.path / "pose").is_dir() else None
-        if pose is None or scene.intrinsic_color is None:
-            continue
-        x, y, w, h = view.tlwh
-        direction = pose[:3, :3] @ np.linalg.solve(np.asarray(scene.intrinsic_color)[:3, :3], [x + w / 2, y + h / 2, 1.0])
-        directions[i] = direction / np.linalg.norm(direction)
+        ray = viewing_ray(view.tlwh, scene.intrinsic_color, pose) if scene.intrinsic_color is not None else None
+        if ray is not None:
+            directions[i] = ray[1]
     return directions
 
 
@@ -95,17 +94,16 @@ def twin_failures(features, view_set, directions, spacing=None):
         viewpoint change to the closest view of the same object; None without poses) and
         ``nearest_twin_m`` (metres, None where unknown).
     """
-    n = len(view_set)
     identities = view_set.identities()
     labels = np.array([v.label for v in view_set.views])
+    queries = np.flatnonzero(view_set.twins)
+    galleries = _valid_pairs(view_set, queries, np.arange(len(view_set))) & (labels[queries, None] == labels[None, :])
+    distances = np.where(galleries, squared_distances(features[queries], features), np.inf)
     outcomes = []
-    for query in np.flatnonzero(view_set.twins):
-        gallery = _valid_pairs(view_set, [query], np.arange(n))[0] & (labels == labels[query])
+    for query, gallery, distance in zip(queries, galleries, distances):
         own = gallery & (identities == identities[query])
         if not own.any():
             continue
-        distance = squared_distances(features[query:query + 1], features)[0]
-        distance = np.where(gallery, distance, np.inf)
         first = int(np.argmin(distance))
         right = int(np.flatnonzero(own)[np.argmin(distance[own])])
         cosines = directions[own] @ directions[query]
@@ -124,21 +122,20 @@ def summarise(outcomes, view_set):
     def entry(selected, **key):
         return dict(key, queries=len(selected),
                     rank1=float(np.mean([o["correct"] for o in selected])) if selected else None)
+
+    def bucketed(key, edges, name, unknown_name):
+        entries = [entry([o for o in outcomes if o[key] is not None and low <= o[key] < high],
+                         **{name: f"{low:g}-{high:g}" if np.isfinite(high) else f"{low:g} or more"})
+                   for low, high in zip(edges, edges[1:])]
+        unknown = [o for o in outcomes if o[key] is None]
+        return entries + ([entry(unknown, **{name: unknown_name})] if unknown else [])
+
     labels = sorted({view_set.views[o["query"]].label for o in outcomes})
     by_class = [entry([o for o in outcomes if view_set.views[o["query"]].label == label], **{"class": class_name(label)})
                 for label in labels]
-    by_angle = [entry([o for o in outcomes if o["angle"] is not None and low <= o["angle"] < high],
-                      degrees=f"{low}-{high}") for low, high in zip(ANGLE_BUCKETS, ANGLE_BUCKETS[1:])]
-    unknown = [o for o in outcomes if o["angle"] is None]
-    if unknown:
-        by_angle.append(entry(unknown, degrees="pose unknown"))
-    by_spacing = [entry([o for o in outcomes if o["nearest_twin_m"] is not None and low <= o["nearest_twin_m"] < high],
-                        metres=f"{low:g}-{high:g}" if np.isfinite(high) else f"{low:g} or more")
-                  for low, high in zip(SPACING_BUCKETS, SPACING_BUCKETS[1:])]
-    unknown = [o for o in outcomes if o["nearest_twin_m"] is None]
-    if unknown:
-        by_spacing.append(entry(unknown, metres="unknown"))
-    return {"all": entry(outcomes), "by_class": by_class, "by_angle": by_angle, "by_spacing": by_spacing}
+    return {"all": entry(outcomes), "by_class": by_class,
+            "by_angle": bucketed("angle", ANGLE_BUCKETS, "degrees", "pose unknown"),
+            "by_spacing": bucketed("nearest_twin_m", SPACING_BUCKETS, "metres", "unknown")}
 
 
 def failure_picture(outcomes, cache, path, examples, seed=0):
@@ -148,11 +145,11 @@ def failure_picture(outcomes, cache, path, examples, seed=0):
     if not failures:
         return 0
     chosen = np.random.default_rng(seed).choice(len(failures), min(examples, len(failures)), replace=False)
-    crops = cache.get(96, ("full",)).crops["full"]
     side, caption = 96, 14
+    view_set = cache.get(side, ("full",))
+    crops, views = view_set.crops["full"], view_set.views
     picture = Image.new("RGB", (3 * (side + 4), len(chosen) * (side + caption)), "white")
     draw = ImageDraw.Draw(picture)
-    views = cache.get(96, ("full",)).views
     for row, k in enumerate(sorted(chosen)):
         failure, top = failures[k], row * (side + caption)
         for column, index in enumerate((failure["query"], failure["right"], failure["first"])):
@@ -166,18 +163,16 @@ def failure_picture(outcomes, cache, path, examples, seed=0):
 
 
 def markdown(method, data, summary):
+    def table(title, key, entries):
+        return ["", f"| {title} | twin queries | rank-1 |", "|---|---:|---:|"] + [
+            f"| {e[key]} | {e['queries']} | {'-' if e['rank1'] is None else format(e['rank1'], '.3f')} |"
+            for e in entries]
     lines = [f"# Twins: `{method}` on {data}", "",
              f"Twins rank-1 {summary['all']['rank1']:.3f} over {summary['all']['queries']} queries." if
-             summary["all"]["queries"] else "No twin query.", "",
-             "| class | twin queries | rank-1 |", "|---|---:|---:|"]
-    lines += [f"| {e['class']} | {e['queries']} | {e['rank1']:.3f} |" for e in summary["by_class"]]
-    lines += ["", "| viewpoint change to the closest view of the same object (degrees) | twin queries | rank-1 |",
-              "|---|---:|---:|"]
-    lines += [f"| {e['degrees']} | {e['queries']} | {'-' if e['rank1'] is None else format(e['rank1'], '.3f')} |"
-              for e in summary["by_angle"]]
-    lines += ["", "| distance to the nearest twin (metres) | twin queries | rank-1 |", "|---|---:|---:|"]
-    lines += [f"| {e['metres']} | {e['queries']} | {'-' if e['rank1'] is None else format(e['rank1'], '.3f')} |"
-              for e in summary["by_spacing"]]
+             summary["all"]["queries"] else "No twin query."]
+    lines += table("class", "class", summary["by_class"])
+    lines += table("viewpoint change to the closest view of the same object (degrees)", "degrees", summary["by_angle"])
+    lines += table("distance to the nearest twin (metres)", "metres", summary["by_spacing"])
     return "\n".join(lines) + "\n"
 
 
