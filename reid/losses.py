@@ -143,6 +143,37 @@ def triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float =
     return TripletLossOutput(loss, fraction, count)
 
 
+def distance_distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Relational distillation (the distance term of RKD, Park et al., CVPR 2019): the student's
+    pairwise distances made proportional to a teacher's.
+
+    Both sets of rows are L2-normalised, their pairwise squared distances divided by the mean over
+    the batch's off-diagonal pairs, and the loss is the Huber (smooth L1) difference over those pairs.
+    It carries the teacher's ranking of the whole batch (which views it holds near and far) without
+    its scale, which stays the student's own: the tracker's gates are absolute distances.
+
+    Parameters
+    ----------
+    student : torch.Tensor, shape (B, D_s)
+    teacher : torch.Tensor, shape (B, D_t)
+        No gradient flows into it.
+
+    Returns
+    -------
+    torch.Tensor, scalar
+    """
+    if student.ndim != 2 or teacher.ndim != 2 or len(student) != len(teacher) or len(student) < 2:
+        raise ValueError(f"student and teacher must be BxD with the same B >= 2, got shapes {tuple(student.shape)} "
+                         f"and {tuple(teacher.shape)}")
+    off_diagonal = ~torch.eye(len(student), dtype=torch.bool, device=student.device)
+
+    def relative(rows):
+        distances = squared_distances(nn.functional.normalize(rows, dim=-1))[off_diagonal]
+        return distances / distances.mean().clamp_min(1e-12)
+
+    return nn.functional.smooth_l1_loss(relative(student), relative(teacher.detach().to(student.dtype)))
+
+
 class TripletLoss(nn.Module):
     """Module form of :func:`triplet_loss` (margin and mining fixed at construction)."""
 

@@ -12,6 +12,7 @@ Checkpoints every epoch (model config + weights + optimiser + training metadata,
 share of active triplets and, with ``--val-data``, a held-out rank-1 per epoch. Uses CUDA + AMP when
 present, and DDP when launched with ``torchrun`` (gloo on CPU, nccl on GPU).
 """
+import hashlib
 import json
 import math
 import os
@@ -27,13 +28,13 @@ from .cli import ArgumentParser, fail, positive_int, setup_logging
 from .crops import DEFAULT_MARGIN
 from .data.scannet import SceneError
 from .dataset import TripletBatchSampler
-from .losses import MINING_STRATEGIES, triplet_loss
+from .losses import MINING_STRATEGIES, distance_distillation_loss, triplet_loss
 from .token_cache import TokenCacheError, load_or_compute_fixed_tokens
 from .model import ReIDConfig, WeightsError, create_model, list_variants
 from .views import load_views, scene_folders
 
 
-def augment(batch, generator, photometric=0.0, fill=None, flips=True):
+def augment(batch, generator, photometric=0.0, fill=None, flips=True, flip=None):
     """The same random flip and brightness/contrast change for every crop kind of one view.
 
     ``batch``: dict kind -> B x S x S x 3 uint8 tensor; returns float tensors in [0, 255] as uint8.
@@ -45,10 +46,13 @@ def augment(batch, generator, photometric=0.0, fill=None, flips=True):
     part of a crop (the model's ``crop_fill``) and keep it: a camera change acts on the image before
     masking, so the fill must not carry the change (a model could read the gain off it).
     ``flips`` False: no view is mirrored (the same random numbers are drawn).
+    ``flip`` (B bool tensor), optional: which views to mirror, drawn by the caller (no number drawn
+    for it here).
     """
     any_kind = next(iter(batch.values()))
     size = len(any_kind)
-    flip = (torch.rand(size, generator=generator) < 0.5) & flips
+    if flip is None:
+        flip = (torch.rand(size, generator=generator) < 0.5) & flips
     gain = 1.0 + (torch.rand(size, generator=generator) - 0.5) * 0.4
     bias = (torch.rand(size, generator=generator) - 0.5) * 30.0
     gains = gain[:, None].expand(size, 3)
@@ -104,6 +108,52 @@ def held_out_rank1_from_tokens(model, tokens, view_set, device, batch_size=256):
     model.train()
     result = evaluate_features(torch.cat(features).numpy(), view_set)
     return result["rank1"], result["rank1_twins"]
+
+
+def teacher_features(spec, folders, views, frame_step, device, cache=None):
+    """A teacher embedder's features of every training view, unmirrored and mirrored.
+
+    ``spec``: what :meth:`reid.embedder.Embedder.from_spec` reads (a shipped name, a checkpoint, or
+    an ensemble ``A+B:W``). Each member cuts its own crops of the same views (its size, kinds, fill
+    and margin). ``cache``: an ``.npz`` path; features stored there for this spec and these views
+    are reused (a resumed run), otherwise computed and written there.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 2, D), float32
+        Unit rows; ``[:, 1]`` is of the mirrored crops.
+    """
+    from .ensemble import combine_features
+    from .embedder import Embedder
+    from .fileio import atomic_output
+
+    keys = "\n".join(f"{v.scene} {v.frame} {v.instance_id}" for v in views.views)
+    fingerprint = hashlib.sha256(f"{spec}\n{keys}".encode()).hexdigest()
+    if cache and os.path.exists(cache):
+        with np.load(cache) as stored:
+            if str(stored["fingerprint"]) == fingerprint:
+                return torch.from_numpy(stored["features"])
+    teacher = Embedder.from_spec(spec, device=device)
+    members = getattr(teacher, "members", (teacher,))
+    parts = []
+    for member in members:
+        model = member.model
+        member_views = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
+                                  margin=member.config.crop_margin, frame_step=frame_step)
+        if [(v.scene, v.frame, v.instance_id) for v in member_views.views] != \
+                [(v.scene, v.frame, v.instance_id) for v in views.views]:
+            raise ValueError(f"teacher {spec}: its views of the training scenes differ from the student's")
+        parts.append([member.embed_crops({k: np.ascontiguousarray(c[:, :, ::-1]) if mirrored else c
+                                          for k, c in member_views.crops.items()}) for mirrored in (False, True)])
+    if len(parts) == 1:
+        flips = parts[0]
+    else:
+        flips = [combine_features(parts[0][i], parts[1][i], teacher.weight) for i in (0, 1)]
+    features = np.stack(flips, axis=1).astype(np.float32)
+    if cache:
+        with atomic_output(cache, "wb") as handle:
+            np.savez(handle, features=features, fingerprint=np.array(fingerprint), spec=np.array(spec))
+    return torch.from_numpy(features)
 
 
 class FixedTokenHead(torch.nn.Module):
@@ -189,6 +239,13 @@ def main(argv=None):
                         help="never mirror a training view (default: half of them are): a mirrored view "
                              "teaches that a neighbour on the left and one on the right look the same, the cue "
                              "that tells side-by-side twins apart")
+    parser.add_argument("--distill", metavar="TEACHER",
+                        help="also match a teacher's pairwise distances in each batch (relational distillation): "
+                             "a shipped name, a checkpoint or an ensemble A+B:W (e.g. "
+                             "default+dinov2-concat-full:0.8); its features of every training view are computed "
+                             "once and kept in OUT.teacher.npz")
+    parser.add_argument("--distill-weight", type=float, default=1.0, metavar="W",
+                        help="with --distill: loss = triplet + W x distance distillation (default 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (epoch lines are still printed)")
@@ -199,6 +256,8 @@ def main(argv=None):
         parser.error("--unfreeze-blocks needs --freeze-trunk")
     if args.freeze_trunk and args.photometric_augment:
         parser.error("--photometric-augment needs the crops at every step; with --freeze-trunk only flips are used")
+    if not (args.distill_weight >= 0 and math.isfinite(args.distill_weight)):
+        parser.error(f"--distill-weight must be a finite number >= 0, got {args.distill_weight}")
     if not (args.photometric_augment >= 0 and math.isfinite(args.photometric_augment)):
         parser.error(f"--photometric-augment must be a finite number >= 0, got {args.photometric_augment}")
     setup_logging(args.quiet)
@@ -272,6 +331,14 @@ def train(args):
         say(f"fixed trunk tokens of {len(views)} views x {tokens.shape[1]} flips "
             f"({tokens.numel() * 2 / 2 ** 30:.2f} GiB, {time.perf_counter() - started:.0f} s)")
 
+    teacher = None
+    if args.distill:
+        started = time.perf_counter()
+        teacher = teacher_features(args.distill, folders, views, args.frame_step, device,
+                                   cache=str(args.out) + ".teacher.npz")
+        say(f"teacher {args.distill}: {teacher.shape[-1]}-d features of {len(views)} views x 2 flips "
+            f"({time.perf_counter() - started:.0f} s)")
+
     sampler = TripletBatchSampler(views.views, args.instances_per_batch, args.views_per_instance, seed=args.seed,
                                   rank=rank, world_size=world_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -290,7 +357,8 @@ def train(args):
     metadata.update({"data": [str(f) for f in folders], "seed": args.seed, "margin": args.margin,
                      "mining": args.mining, "lr": args.lr, "frame_step": args.frame_step,
                      "photometric_augment": args.photometric_augment, "flip_augment": args.flip,
-                     "layer_decay": args.layer_decay,
+                     "layer_decay": args.layer_decay, "distill": args.distill,
+                     "distill_weight": args.distill_weight if args.distill else None,
                      "token_cache": tokens is not None,
                      "batch": [args.instances_per_batch, args.views_per_instance], "world_size": world_size,
                      "command": "python -m reid.train " + " ".join(os.sys.argv[1:])})
@@ -311,26 +379,35 @@ def train(args):
     for epoch in epochs:
         sampler.set_epoch(epoch)
         generator.manual_seed(args.seed * 1000 + rank + 7919 * epoch)
-        losses, active = [], []
+        losses, active, distill_losses = [], [], []
         epoch_start = time.perf_counter()
         for batch in tqdm(sampler, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not main_process or args.quiet,
                           leave=False):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, args.lr, args.warmup_steps, total_steps) * group.get("lr_scale", 1.0)
             index = torch.as_tensor(batch)
+            flip = None
             if tokens is not None:
                 flip = torch.randint(tokens.shape[1], (len(index),), generator=generator) * int(args.flip)
                 inputs = tokens[index, flip].permute(1, 0, 2, 3).to(device, torch.float32)
             else:
+                if teacher is not None:   # drawn here: the teacher's rows must be of the same mirroring
+                    flip = (torch.rand(len(index), generator=generator) < 0.5) & args.flip
                 crops = augment({k: torch.from_numpy(v)[index] for k, v in views.crops.items()}, generator,
-                                photometric=args.photometric_augment, fill=model.crop_fill, flips=args.flip)
+                                photometric=args.photometric_augment, fill=model.crop_fill, flips=args.flip,
+                                flip=flip)
                 inputs = model.prepare_inputs(crops)
             labels = torch.from_numpy(identities[batch])
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 embeddings = network(inputs)
             result = triplet_loss(embeddings.float(), labels.to(device), margin=args.margin, mining=args.mining)
+            loss = result.loss
+            if teacher is not None:
+                distilled = distance_distillation_loss(embeddings.float(), teacher[index, flip.long()].to(device))
+                loss = loss + args.distill_weight * distilled
+                distill_losses.append(distilled.item())
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(result.loss).backward()
+            scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             scaler.step(optimizer)
@@ -342,6 +419,8 @@ def train(args):
         views_seen = len(losses) * args.instances_per_batch * args.views_per_instance * world_size
         record = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "active": float(np.mean(active)),
                   "seconds": round(seconds, 1), "views_per_s": views_seen / max(seconds, 1e-9)}
+        if distill_losses:
+            record["distill_loss"] = float(np.mean(distill_losses))
         if val_views is not None and main_process:
             if val_tokens is not None:
                 record["val_rank1"], record["val_rank1_twins"] = held_out_rank1_from_tokens(model, val_tokens,

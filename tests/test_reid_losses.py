@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from reid.losses import TripletLoss, squared_distances, triplet_loss
+from reid.losses import TripletLoss, distance_distillation_loss, squared_distances, triplet_loss
 
 # Four points in 2D, two instances (labels 0 and 1).
 #   p0 = (0, 0), p1 = (1, 0)   instance 0
@@ -121,3 +121,44 @@ def test_module_and_errors():
         TripletLoss(mining="hardest")
     with pytest.raises(ValueError, match="labels"):
         triplet_loss(POINTS, LABELS[:3])
+
+
+def test_distance_distillation_by_hand_and_its_invariances():
+    # unit rows at 0, 90 and 180 degrees: squared distances (d01, d02, d12) 2, 4, 2, mean 8/3
+    student = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], requires_grad=True)
+    # the teacher: the same three directions rotated, each row scaled, in 3-d: the same distances
+    rotation = torch.tensor([[0.6, -0.8], [0.8, 0.6]])
+    teacher = torch.cat([student.detach() @ rotation, torch.zeros(3, 1)], dim=1) * torch.tensor([[2.0], [0.5], [3.0]])
+    assert distance_distillation_loss(student, teacher).item() == pytest.approx(0.0, abs=1e-6)
+    # the scale is not distilled: two rows 90 degrees apart (distance 2) against two 60 degrees apart (1)
+    assert distance_distillation_loss(student[:2], torch.tensor([[1.0, 0.0], [0.5, 0.75 ** 0.5]])).item() == \
+        pytest.approx(0.0, abs=1e-6)
+    # rows at 0, 90 and 90 degrees: distances 2, 2, 0 (mean 4/3) -> 1.5, 1.5, 0 against 0.75, 1.5, 0.75:
+    # differences 0.75, 0, 0.75, each below 1 so Huber's 0.5 x^2: mean of 0.28125, 0, 0.28125 = 0.1875
+    other = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], requires_grad=True)
+    loss = distance_distillation_loss(student, other)
+    assert loss.item() == pytest.approx(0.1875)
+    loss.backward()
+    assert student.grad.abs().sum() > 0 and other.grad is None   # the teacher is a fixed target
+    with pytest.raises(ValueError, match="same B"):
+        distance_distillation_loss(student, other[:2])
+
+
+def test_distance_distillation_alone_reproduces_the_teachers_neighbours():
+    generator = torch.Generator().manual_seed(0)
+    # a 16-d teacher whose rows span 4 dimensions, so that an 8-d student can hold its distances
+    teacher = torch.randn(24, 4, generator=generator) @ torch.randn(4, 16, generator=generator)
+    student = torch.randn(24, 8, generator=generator, requires_grad=True)
+    optimiser = torch.optim.Adam([student], lr=0.05)
+    first = distance_distillation_loss(student, teacher).item()
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss = distance_distillation_loss(student, teacher)
+        loss.backward()
+        optimiser.step()
+    assert loss.item() < 0.1 * first
+
+    def nearest(rows):
+        return squared_distances(torch.nn.functional.normalize(rows, dim=-1)).fill_diagonal_(float("inf")).argmin(1)
+
+    assert (nearest(student.detach()) == nearest(teacher)).float().mean() > 0.8

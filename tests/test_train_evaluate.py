@@ -291,3 +291,36 @@ def test_crop_margin_is_trained_with_kept_in_the_checkpoint_and_used_by_the_embe
     result = subprocess.run(train_command(tiny_scene, tmp_path / "bad.pt", "--crop-margin", "-1"),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "--crop-margin must be" in result.stderr
+
+
+@pytest.mark.slow
+def test_distillation_records_its_teacher_and_reuses_its_features_on_resume(tiny_scene, tiny_checkpoint, tmp_path):
+    out = tmp_path / "student.pt"
+    teacher_cache = tmp_path / "student.pt.teacher.npz"
+    args = ("--variant", "full", "--epochs", "2", "--distill", str(tiny_checkpoint), "--distill-weight", "3")
+    result = subprocess.run(train_command(tiny_scene, out, *args, "--stop-after-epoch", "1"), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with np.load(teacher_cache) as stored:      # the teacher's unit rows of every view, unmirrored and mirrored
+        features = stored["features"]
+    views = load_views(scene_folders([tiny_scene]), 32, ("foreground",), frame_step=2)
+    assert features.shape == (len(views), 2, 16)
+    np.testing.assert_allclose(np.linalg.norm(features, axis=-1), 1.0, atol=1e-5)
+    assert not np.allclose(features[:, 0], features[:, 1])
+    written = teacher_cache.stat().st_mtime_ns
+    result = subprocess.run(train_command(tiny_scene, out, *args, "--resume"), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert teacher_cache.stat().st_mtime_ns == written            # reused, not recomputed
+    metadata = load_checkpoint(out).metadata
+    assert metadata["distill"] == str(tiny_checkpoint) and metadata["distill_weight"] == 3
+    assert [h["epoch"] for h in metadata["history"]] == [1, 2]
+    assert all(h["distill_loss"] > 0 for h in metadata["history"])
+    # another teacher: the stored features are not its own, so they are computed again
+    other = tmp_path / "other.pt"
+    (tmp_path / "other.pt.teacher.npz").write_bytes(teacher_cache.read_bytes())
+    result = subprocess.run(train_command(tiny_scene, other, "--variant", "full", "--epochs", "1", "--distill",
+                                          "variant:full"), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with np.load(tmp_path / "other.pt.teacher.npz") as stored:
+        assert str(stored["spec"]) == "variant:full" and stored["features"].shape[-1] == 128
