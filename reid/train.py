@@ -115,7 +115,7 @@ def teacher_features(spec, folders, views, frame_step, device, cache=None):
 
     ``spec``: what :meth:`reid.embedder.Embedder.from_spec` reads (a shipped name, a checkpoint, or
     an ensemble ``A+B:W``). Each member cuts its own crops of the same views (its size, kinds, fill
-    and margin). ``cache``: an ``.npz`` path; features stored there for this spec and these views
+    and margin). ``cache``: an ``.npz`` path; features stored there for these teacher weights and views
     are reused (a resumed run), otherwise computed and written there.
 
     Returns
@@ -127,22 +127,19 @@ def teacher_features(spec, folders, views, frame_step, device, cache=None):
     from .embedder import Embedder
     from .fileio import atomic_output
 
+    teacher = Embedder.from_spec(spec, device=device)
     keys = "\n".join(f"{v.scene} {v.frame} {v.instance_id}" for v in views.views)
-    fingerprint = hashlib.sha256(f"{spec}\n{keys}".encode()).hexdigest()
+    # the weights, not the spec: a checkpoint retrained at the same path is another teacher
+    fingerprint = hashlib.sha256(f"{teacher.weights_sha256}\n{keys}".encode()).hexdigest()
     if cache and os.path.exists(cache):
         with np.load(cache) as stored:
             if str(stored["fingerprint"]) == fingerprint:
                 return torch.from_numpy(stored["features"])
-    teacher = Embedder.from_spec(spec, device=device)
-    members = getattr(teacher, "members", (teacher,))
     parts = []
-    for member in members:
+    for member in getattr(teacher, "members", (teacher,)):   # the views are those of the student (same frame step)
         model = member.model
         member_views = load_views(folders, model.img_size, model.crop_kinds, fill=model.crop_fill,
                                   margin=member.config.crop_margin, frame_step=frame_step)
-        if [(v.scene, v.frame, v.instance_id) for v in member_views.views] != \
-                [(v.scene, v.frame, v.instance_id) for v in views.views]:
-            raise ValueError(f"teacher {spec}: its views of the training scenes differ from the student's")
         parts.append([member.embed_crops({k: np.ascontiguousarray(c[:, :, ::-1]) if mirrored else c
                                           for k, c in member_views.crops.items()}) for mirrored in (False, True)])
     if len(parts) == 1:
